@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/funcd/funcd/cni"
+	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/basicauth"
+	"github.com/funcd/funcd/internal/config"
+	"github.com/funcd/funcd/internal/containerd"
+	"github.com/funcd/funcd/internal/gateway"
+	"github.com/funcd/funcd/internal/netfiles"
+	"github.com/funcd/funcd/internal/secrets"
+	"github.com/funcd/funcd/provider"
+	"github.com/funcd/funcd/proxy"
+)
+
+// runUp runs the daemon until ctx ends. Everything is wired here, in one
+// place; shutdown runs in reverse order within a deadline.
+func runUp(ctx context.Context, args []string, env cliEnv) error {
+	cfg, err := config.ParseDaemon(args, env.getenv, env.Stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(env, cfg.LogLevel)
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	creds, err := basicauth.Ensure(filepath.Join(cfg.StateDir, "secrets"))
+	if err != nil {
+		return err
+	}
+
+	ctr, err := containerd.Connect(ctx, containerd.Options{
+		Address: cfg.ContainerdAddress,
+		Registries: containerd.Registries{
+			Insecure:     cfg.InsecureRegistries,
+			DockerConfig: filepath.Join(cfg.StateDir, "config.json"),
+		},
+		Log: log.With("component", "containerd"),
+	})
+	if err != nil {
+		return err
+	}
+	defer ctr.Close()
+	if v, err := ctr.Version(ctx); err == nil {
+		log.Info("connected to containerd", "address", cfg.ContainerdAddress, "version", v)
+	}
+
+	network, err := cni.New(cni.Config{
+		Bridge:  cfg.Bridge,
+		Subnet:  cfg.Subnet,
+		BinDirs: []string{cfg.CNIBinDir},
+		Dir:     filepath.Join(cfg.StateDir, "cni"),
+	})
+	if err != nil {
+		return err
+	}
+	files, err := netfiles.Write(filepath.Join(cfg.StateDir, "etc"), netfiles.Options{
+		Gateway:     network.Gateway(),
+		Nameservers: cfg.Nameservers,
+		Log:         log,
+	})
+	if err != nil {
+		return err
+	}
+
+	prov := provider.New(ctr, network, secrets.New(filepath.Join(cfg.StateDir, "secrets", "namespaces")), provider.Config{
+		StateDir:     cfg.StateDir,
+		ReadyTimeout: cfg.ReadyTimeout,
+		StopGrace:    cfg.StopGrace,
+		Mounts: []provider.Mount{
+			{Source: files.ResolvConf, Destination: "/etc/resolv.conf"},
+			{Source: files.Hosts, Destination: "/etc/hosts"},
+		},
+	}, log.With("component", "provider"))
+	if err := prov.Restore(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := prov.Shutdown(sctx); err != nil {
+			log.Error("shutdown", "err", err)
+		}
+	}()
+
+	release := api.VersionInfo{Release: version, SHA: commit}
+	invoke := proxy.New(resolver{prov}, proxy.Config{Timeout: cfg.Timeout, ServedBy: "funcd/" + version}, log.With("component", "proxy"))
+	gw := gateway.New(prov, invoke, gateway.Config{Credentials: creds, Version: release}, log.With("component", "gateway"))
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           gw,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.Timeout + 5*time.Second,
+		WriteTimeout:      cfg.Timeout + 5*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("funcd is up", "listen", ln.Addr().String(), "state_dir", cfg.StateDir, "version", version)
+	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+		log.Warn("notify systemd", "err", err)
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down; functions keep running")
+	_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http shutdown", "err", err)
+	}
+	return nil
+}
+
+// resolver adapts the provider to the proxy's interface.
+type resolver struct{ p *provider.Provider }
+
+func (r resolver) Resolve(ctx context.Context, name, ns string) (proxy.Backend, error) {
+	b, err := r.p.Resolve(ctx, name, ns)
+	if errors.Is(err, provider.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %v", proxy.ErrNotFound, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func newLogger(env cliEnv, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,153 @@
+// Package cni attaches function replicas to funcd's bridge network and
+// detaches them again, through the CNI plugins the distribution ships
+// (bridge, host-local, firewall, loopback). The replica's address comes from
+// the CNI result, never from reading the IPAM plugin's files.
+//
+// The network configuration is generated here from a bridge name and a
+// subnet, written under funcd's state directory so an operator can read it,
+// and loaded from there. IPAM state lives beside it, so two funcd instances
+// with different state directories and subnets never share addresses.
+//
+// This package knows nothing of functions or containerd.
+package cni
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	gocni "github.com/containerd/go-cni"
+
+	"github.com/funcd/funcd/internal/atomicfile"
+)
+
+// NetworkName is the CNI network name funcd uses.
+const NetworkName = "funcd"
+
+// ifName is the interface created inside each replica's namespace: the
+// bridge network is loaded first so go-cni names it eth0.
+const ifName = "eth0"
+
+// Config describes funcd's bridge network.
+type Config struct {
+	Bridge  string       // bridge device on the host, e.g. "funcd0"
+	Subnet  netip.Prefix // e.g. 10.62.0.0/16
+	BinDirs []string     // where the plugins live, e.g. /usr/lib/cni
+	Dir     string       // where the conflist, IPAM and cache state go
+}
+
+// Network attaches and detaches network namespaces.
+type Network struct {
+	cni     gocni.CNI
+	gateway netip.Addr
+}
+
+// New writes the network configuration (if it changed) and loads it.
+func New(cfg Config) (*Network, error) {
+	if !cfg.Subnet.IsValid() || !cfg.Subnet.Addr().Is4() || cfg.Subnet.Bits() > 29 {
+		return nil, fmt.Errorf("subnet %s: must be an IPv4 prefix of /29 or larger", cfg.Subnet)
+	}
+	if len(cfg.Bridge) == 0 || len(cfg.Bridge) > 15 {
+		return nil, fmt.Errorf("bridge %q: name must be 1 to 15 characters", cfg.Bridge)
+	}
+	conf, err := conflist(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create CNI state dir: %w", err)
+	}
+	path := filepath.Join(cfg.Dir, NetworkName+".conflist")
+	if err := atomicfile.WriteIfChanged(path, conf, 0o644); err != nil {
+		return nil, fmt.Errorf("CNI config: %w", err)
+	}
+	c, err := gocni.New(
+		gocni.WithPluginDir(cfg.BinDirs),
+		gocni.WithInterfacePrefix("eth"),
+		gocni.WithMinNetworkCount(2),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("init CNI: %w", err)
+	}
+	if err := c.Load(gocni.WithConfListFile(path), gocni.WithLoNetwork); err != nil {
+		return nil, fmt.Errorf("load CNI config %s: %w", path, err)
+	}
+	return &Network{cni: c, gateway: Gateway(cfg.Subnet)}, nil
+}
+
+// Gateway is the host's address on the bridge: the first address of the
+// subnet. Functions reach funcd there.
+func Gateway(subnet netip.Prefix) netip.Addr {
+	return subnet.Masked().Addr().Next()
+}
+
+// Gateway returns the host's address on the bridge.
+func (n *Network) Gateway() netip.Addr { return n.gateway }
+
+// Attach connects the network namespace at netnsPath, owned by id, to the
+// bridge and returns the address it was given.
+func (n *Network) Attach(ctx context.Context, id, netnsPath string) (netip.Addr, error) {
+	res, err := n.cni.Setup(ctx, id, netnsPath)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("CNI add %s: %w", id, err)
+	}
+	iface, ok := res.Interfaces[ifName]
+	if !ok {
+		return netip.Addr{}, fmt.Errorf("CNI add %s: no %s in result", id, ifName)
+	}
+	for _, ipc := range iface.IPConfigs {
+		if ip4 := ipc.IP.To4(); ip4 != nil {
+			addr, _ := netip.AddrFromSlice(ip4)
+			return addr, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("CNI add %s: no IPv4 address in result", id)
+}
+
+// Detach releases id's address and removes its interface. netnsPath may be
+// empty when the namespace is already gone; the address is released anyway.
+func (n *Network) Detach(ctx context.Context, id, netnsPath string) error {
+	if netnsPath != "" {
+		if _, err := os.Stat(netnsPath); errors.Is(err, os.ErrNotExist) {
+			netnsPath = ""
+		}
+	}
+	if err := n.cni.Remove(ctx, id, netnsPath); err != nil {
+		return fmt.Errorf("CNI del %s: %w", id, err)
+	}
+	return nil
+}
+
+func conflist(cfg Config) ([]byte, error) {
+	subnet := cfg.Subnet.Masked()
+	ipam := map[string]any{
+		"type":    "host-local",
+		"dataDir": filepath.Join(cfg.Dir, "ipam"),
+		"ranges":  [][]map[string]string{{{"subnet": subnet.String(), "gateway": Gateway(subnet).String()}}},
+		"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
+	}
+	list := map[string]any{
+		"cniVersion": "0.4.0",
+		"name":       NetworkName,
+		"plugins": []map[string]any{
+			{
+				"type":        "bridge",
+				"bridge":      cfg.Bridge,
+				"isGateway":   true,
+				"ipMasq":      true,
+				"hairpinMode": true,
+				"ipam":        ipam,
+			},
+			{"type": "firewall", "backend": "iptables"},
+		},
+	}
+	b, err := json.MarshalIndent(list, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode CNI config: %w", err)
+	}
+	return append(b, '\n'), nil
+}

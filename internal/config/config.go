@@ -1,0 +1,130 @@
+// Package config reads funcd's daemon settings from flags and FUNCD_*
+// environment variables, with every default in one place. No other package
+// reads the environment.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+)
+
+// Daemon is the configuration of `funcd up`.
+type Daemon struct {
+	Listen             string
+	StateDir           string
+	ContainerdAddress  string
+	Bridge             string
+	Subnet             netip.Prefix
+	CNIBinDir          string
+	InsecureRegistries []string
+	Nameservers        []string
+	Timeout            time.Duration
+	ReadyTimeout       time.Duration
+	StopGrace          time.Duration
+	LogLevel           string
+}
+
+// cniBinDirs are searched in order for the CNI plugins.
+var cniBinDirs = []string{"/usr/lib/cni", "/opt/cni/bin"}
+
+// ParseDaemon parses args (without the subcommand) for `funcd up`. Each flag
+// --some-name falls back to the environment variable FUNCD_SOME_NAME before
+// its default. getenv is os.Getenv in production.
+func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Daemon, error) {
+	var d Daemon
+	var subnet string
+	var insecure, nameservers listFlag
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	fs.StringVar(&d.Listen, "listen", ":8080", "address for the API, the UI and invocations")
+	fs.StringVar(&d.StateDir, "state-dir", "/var/lib/funcd", "where funcd keeps its state (functions, secrets, logs, queue)")
+	fs.StringVar(&d.ContainerdAddress, "containerd-address", "/run/containerd/containerd.sock", "containerd's socket")
+	fs.StringVar(&d.Bridge, "bridge", "funcd0", "name of the CNI bridge functions attach to")
+	fs.StringVar(&subnet, "subnet", "10.62.0.0/16", "IPv4 subnet of the bridge network")
+	fs.StringVar(&d.CNIBinDir, "cni-bin-dir", firstDir(cniBinDirs), "directory of the CNI plugins")
+	fs.Var(&insecure, "insecure-registry", "host:port of a registry reached over plain HTTP (repeatable; localhost and 127.0.0.0/8 always are)")
+	fs.Var(&nameservers, "nameserver", "DNS server for functions (repeatable; default: the host's upstream resolvers)")
+	fs.DurationVar(&d.Timeout, "timeout", 60*time.Second, "longest synchronous invocation, including the wait for a ready replica")
+	fs.DurationVar(&d.ReadyTimeout, "ready-timeout", 30*time.Second, "how long a new replica may take to become ready")
+	fs.DurationVar(&d.StopGrace, "stop-grace", 10*time.Second, "time a replica gets to drain and exit on SIGTERM before SIGKILL")
+	fs.StringVar(&d.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintf(usage, "Usage: funcd up [flags]\n\nRuns the funcd daemon: the OpenFaaS API, invocations and the function supervisor.\nEvery flag --name can also be set with the environment variable FUNCD_NAME\n(upper case, '-' as '_'), e.g. FUNCD_STATE_DIR=/srv/funcd.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return d, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return d, err
+	}
+	if fs.NArg() > 0 {
+		return d, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	d.InsecureRegistries, d.Nameservers = insecure, nameservers
+	p, err := netip.ParsePrefix(subnet)
+	if err != nil {
+		return d, fmt.Errorf("--subnet: %w", err)
+	}
+	d.Subnet = p.Masked()
+	if d.CNIBinDir == "" {
+		return d, fmt.Errorf("--cni-bin-dir: no CNI plugins found in %s; install containernetworking-plugins", strings.Join(cniBinDirs, " or "))
+	}
+	for _, ns := range d.Nameservers {
+		if _, err := netip.ParseAddr(ns); err != nil {
+			return d, fmt.Errorf("--nameserver: %w", err)
+		}
+	}
+	if d.Timeout <= 0 || d.ReadyTimeout <= 0 || d.StopGrace < 0 {
+		return d, errors.New("--timeout and --ready-timeout must be positive, --stop-grace not negative")
+	}
+	return d, nil
+}
+
+// applyEnv sets each flag from FUNCD_<NAME> when that variable is set.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "FUNCD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v := getenv(name)
+		if v == "" || err != nil {
+			return
+		}
+		if lf, ok := f.Value.(*listFlag); ok {
+			for _, item := range strings.Split(v, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					*lf = append(*lf, item)
+				}
+			}
+			return
+		}
+		if e := f.Value.Set(v); e != nil {
+			err = fmt.Errorf("%s=%q: %w", name, v, e)
+		}
+	})
+	return err
+}
+
+func firstDir(dirs []string) string {
+	for _, d := range dirs {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			return d
+		}
+	}
+	return ""
+}
+
+// listFlag is a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}

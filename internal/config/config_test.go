@@ -1,0 +1,70 @@
+package config
+
+import (
+	"io"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestParseDaemon(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want func(Daemon) bool
+	}{
+		{"defaults", nil, nil, func(d Daemon) bool {
+			return d.Listen == ":8080" && d.StateDir == "/var/lib/funcd" && d.Bridge == "funcd0" &&
+				d.Subnet == netip.MustParsePrefix("10.62.0.0/16") && d.Timeout == time.Minute
+		}},
+		{"env", nil, map[string]string{"FUNCD_STATE_DIR": "/srv/f", "FUNCD_INSECURE_REGISTRY": "a:5000, b:5000"}, func(d Daemon) bool {
+			return d.StateDir == "/srv/f" && slices.Equal(d.InsecureRegistries, []string{"a:5000", "b:5000"})
+		}},
+		{"flag beats env", []string{"--listen", "127.0.0.1:9"}, map[string]string{"FUNCD_LISTEN": ":1"}, func(d Daemon) bool {
+			return d.Listen == "127.0.0.1:9"
+		}},
+		{"repeatable", []string{"--insecure-registry", "r:1", "--insecure-registry", "r:2"}, nil, func(d Daemon) bool {
+			return slices.Equal(d.InsecureRegistries, []string{"r:1", "r:2"})
+		}},
+		{"subnet masked", []string{"--subnet", "10.9.8.7/24"}, nil, func(d Daemon) bool {
+			return d.Subnet == netip.MustParsePrefix("10.9.8.0/24")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"--cni-bin-dir", "/x"}, tt.args...)
+			d, err := ParseDaemon(args, env(tt.env), io.Discard)
+			if err != nil {
+				t.Fatalf("ParseDaemon(%q) = %v", tt.args, err)
+			}
+			if !tt.want(d) {
+				t.Errorf("ParseDaemon(%q) = %+v", tt.args, d)
+			}
+		})
+	}
+}
+
+func TestParseDaemonErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--subnet", "nope"},
+		{"--nameserver", "x.y"},
+		{"--timeout", "0s"},
+		{"stray"},
+	} {
+		if _, err := ParseDaemon(append([]string{"--cni-bin-dir", "/x"}, args...), func(string) string { return "" }, io.Discard); err == nil {
+			t.Errorf("ParseDaemon(%q) = nil error, want one", args)
+		}
+	}
+	getenv := func(k string) string {
+		if k == "FUNCD_TIMEOUT" {
+			return "soon"
+		}
+		return ""
+	}
+	if _, err := ParseDaemon([]string{"--cni-bin-dir", "/x"}, getenv, io.Discard); err == nil {
+		t.Errorf("ParseDaemon with FUNCD_TIMEOUT=soon = nil error, want one")
+	}
+}

@@ -1,0 +1,163 @@
+package containerd
+
+import (
+	"context"
+	"fmt"
+
+	ctd "github.com/containerd/containerd"
+	"github.com/containerd/containerd/oci"
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ContainerSpec describes a container to create from an image that
+// EnsureImage has made available.
+type ContainerSpec struct {
+	ID           string
+	Image        string // as returned by EnsureImage
+	Labels       map[string]string
+	Env          []string // KEY=VALUE, applied over the image's own
+	Hostname     string
+	Mounts       []specs.Mount
+	ReadOnlyRoot bool   // "/" read-only, with a writable tmpfs at /tmp
+	NetNS        string // path of a network namespace to join; "" for a new one
+}
+
+// Create creates the container and its writable snapshot. On failure
+// nothing is left behind.
+func (c *Client) Create(ctx context.Context, ns string, s ContainerSpec) error {
+	ctx = withNS(ctx, ns)
+	img, err := c.c.GetImage(ctx, s.Image)
+	if err != nil {
+		return fmt.Errorf("create container %s: image %s: %w", s.ID, s.Image, err)
+	}
+	specOpts := []oci.SpecOpts{
+		oci.WithImageConfig(img),
+		oci.WithHostname(s.Hostname),
+		oci.WithEnv(s.Env),
+		oci.WithMounts(s.Mounts),
+	}
+	if s.NetNS != "" {
+		specOpts = append(specOpts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: s.NetNS}))
+	}
+	if s.ReadOnlyRoot {
+		specOpts = append(specOpts, oci.WithRootFSReadonly(), withTmpfs("/tmp"))
+	}
+	snapshot := snapshotKey(s.ID)
+	_, err = c.c.NewContainer(ctx, s.ID,
+		ctd.WithImage(img),
+		ctd.WithSnapshotter(c.snapshotter),
+		ctd.WithNewSnapshot(snapshot, img),
+		ctd.WithNewSpec(specOpts...),
+		ctd.WithContainerLabels(s.Labels),
+	)
+	if err != nil {
+		// NewContainer does not roll back the snapshot it made.
+		if rerr := c.c.SnapshotService(c.snapshotter).Remove(ctx, snapshot); rerr != nil && !IsNotFound(rerr) {
+			c.log.Warn("remove snapshot after failed create", "snapshot", snapshot, "err", rerr)
+		}
+		return fmt.Errorf("create container %s: %w", s.ID, err)
+	}
+	return nil
+}
+
+func snapshotKey(id string) string { return id + "-snapshot" }
+
+func withTmpfs(dest string) oci.SpecOpts {
+	return oci.WithMounts([]specs.Mount{{
+		Destination: dest,
+		Type:        "tmpfs",
+		Source:      "tmpfs",
+		Options:     []string{"nosuid", "nodev", "mode=1777", "size=64m"},
+	}})
+}
+
+// Info is what List reports of a container.
+type Info struct {
+	ID     string
+	Labels map[string]string
+	Status string // a TaskStatus, or "" when the container has no task
+	PID    uint32
+}
+
+// List returns the containers in ns whose labels match every key and value
+// in match; an empty value matches any value of that key.
+func (c *Client) List(ctx context.Context, ns string, match map[string]string) ([]Info, error) {
+	ctx = withNS(ctx, ns)
+	var filters []string
+	for k, v := range match {
+		if v == "" {
+			filters = append(filters, fmt.Sprintf("labels.%q", k)) // present, any value
+			continue
+		}
+		filters = append(filters, fmt.Sprintf("labels.%q==%q", k, v))
+	}
+	filter := ""
+	for i, f := range filters {
+		if i > 0 {
+			filter += ","
+		}
+		filter += f
+	}
+	var list []ctd.Container
+	var err error
+	if filter == "" {
+		list, err = c.c.Containers(ctx)
+	} else {
+		list, err = c.c.Containers(ctx, filter)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list containers in %s: %w", ns, err)
+	}
+	infos := make([]Info, 0, len(list))
+	for _, ctr := range list {
+		labels, err := ctr.Labels(ctx)
+		if err != nil {
+			if IsNotFound(err) {
+				continue
+			}
+			return nil, fmt.Errorf("labels of %s: %w", ctr.ID(), err)
+		}
+		info := Info{ID: ctr.ID(), Labels: labels}
+		if t, err := ctr.Task(ctx, nil); err == nil {
+			info.PID = t.Pid()
+			if st, err := t.Status(ctx); err == nil {
+				info.Status = string(st.Status)
+			}
+		}
+		infos = append(infos, info)
+	}
+	return infos, nil
+}
+
+// SetLabels adds or replaces labels on container id.
+func (c *Client) SetLabels(ctx context.Context, ns, id string, labels map[string]string) error {
+	ctx = withNS(ctx, ns)
+	ctr, err := c.c.LoadContainer(ctx, id)
+	if err != nil {
+		return fmt.Errorf("set labels on %s: %w", id, err)
+	}
+	if _, err := ctr.SetLabels(ctx, labels); err != nil {
+		return fmt.Errorf("set labels on %s: %w", id, err)
+	}
+	return nil
+}
+
+// Delete removes container id with its snapshot, killing any task it still
+// has. A container that does not exist is not an error.
+func (c *Client) Delete(ctx context.Context, ns, id string) error {
+	if err := c.StopTask(ctx, ns, id, 0); err != nil {
+		return err
+	}
+	ctx = withNS(ctx, ns)
+	ctr, err := c.c.LoadContainer(ctx, id)
+	if IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delete container %s: %w", id, err)
+	}
+	if err := ctr.Delete(ctx, ctd.WithSnapshotCleanup); err != nil && !IsNotFound(err) {
+		return fmt.Errorf("delete container %s: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,161 @@
+package containerd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	ctd "github.com/containerd/containerd"
+	"github.com/containerd/containerd/cio"
+)
+
+// Task is a created (not yet started) or running task.
+type Task struct {
+	PID uint32
+}
+
+// NewTask creates container id's task without starting it, its stdout and
+// stderr going to logPath (written by containerd's shim, so output keeps
+// flowing while funcd restarts). A task left over from an earlier run is
+// deleted first.
+func (c *Client) NewTask(ctx context.Context, ns, id, logPath string) (Task, error) {
+	ctx = withNS(ctx, ns)
+	ctr, err := c.c.LoadContainer(ctx, id)
+	if err != nil {
+		return Task{}, fmt.Errorf("new task %s: %w", id, err)
+	}
+	if old, err := ctr.Task(ctx, nil); err == nil {
+		if _, err := old.Delete(ctx, ctd.WithProcessKill); err != nil && !IsNotFound(err) {
+			return Task{}, fmt.Errorf("new task %s: delete old task: %w", id, err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
+		return Task{}, fmt.Errorf("new task %s: %w", id, err)
+	}
+	t, err := ctr.NewTask(ctx, cio.LogFile(logPath))
+	if err != nil {
+		return Task{}, fmt.Errorf("new task %s: %w", id, err)
+	}
+	return Task{PID: t.Pid()}, nil
+}
+
+// StartTask starts the created task of container id.
+func (c *Client) StartTask(ctx context.Context, ns, id string) error {
+	t, err := c.task(ctx, ns, id)
+	if err != nil {
+		return fmt.Errorf("start task %s: %w", id, err)
+	}
+	if err := t.Start(withNS(ctx, ns)); err != nil {
+		return fmt.Errorf("start task %s: %w", id, err)
+	}
+	return nil
+}
+
+// Exit is how a task ended.
+type Exit struct {
+	Code uint32
+	At   time.Time
+	Err  error // set when the exit status could not be read
+}
+
+// Wait returns a channel that receives container id's task exit. It stops
+// waiting (without a value) when ctx ends.
+func (c *Client) Wait(ctx context.Context, ns, id string) (<-chan Exit, error) {
+	t, err := c.task(ctx, ns, id)
+	if err != nil {
+		return nil, fmt.Errorf("wait task %s: %w", id, err)
+	}
+	st, err := t.Wait(withNS(ctx, ns))
+	if err != nil {
+		return nil, fmt.Errorf("wait task %s: %w", id, err)
+	}
+	out := make(chan Exit, 1)
+	go func() {
+		defer close(out)
+		select {
+		case s, ok := <-st:
+			if !ok {
+				return
+			}
+			code, at, err := s.Result()
+			out <- Exit{Code: code, At: at, Err: err}
+		case <-ctx.Done():
+		}
+	}()
+	return out, nil
+}
+
+// StopTask stops container id's task: SIGTERM, then SIGKILL once grace has
+// passed, then deletes it. A missing task is not an error.
+func (c *Client) StopTask(ctx context.Context, ns, id string, grace time.Duration) error {
+	t, err := c.task(ctx, ns, id)
+	if IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("stop task %s: %w", id, err)
+	}
+	ctx = withNS(ctx, ns)
+	if err := stop(ctx, t, grace); err != nil {
+		return fmt.Errorf("stop task %s: %w", id, err)
+	}
+	if _, err := t.Delete(ctx, ctd.WithProcessKill); err != nil && !IsNotFound(err) {
+		return fmt.Errorf("delete task %s: %w", id, err)
+	}
+	return nil
+}
+
+func stop(ctx context.Context, t ctd.Task, grace time.Duration) error {
+	st, err := t.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Status == ctd.Stopped || st.Status == ctd.Created {
+		return nil
+	}
+	if st.Status == ctd.Paused {
+		if err := t.Resume(ctx); err != nil {
+			return err
+		}
+	}
+	exited, err := t.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	if grace > 0 {
+		if err := t.Kill(ctx, syscall.SIGTERM); err != nil && !IsNotFound(err) {
+			return err
+		}
+		select {
+		case <-exited:
+			return nil
+		case <-time.After(grace):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := t.Kill(ctx, syscall.SIGKILL, ctd.WithKillAll); err != nil && !IsNotFound(err) {
+		return err
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-time.After(10 * time.Second):
+		return errors.New("task did not exit after SIGKILL")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Client) task(ctx context.Context, ns, id string) (ctd.Task, error) {
+	ctx = withNS(ctx, ns)
+	ctr, err := c.c.LoadContainer(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return ctr.Task(ctx, nil)
+}

@@ -1,0 +1,226 @@
+// Package gateway is funcd's HTTP front door: the OpenFaaS REST API under
+// /system (behind Basic auth), invocations under /function (open, handed to
+// the proxy), and /healthz. It decodes and caps request bodies, reads the
+// namespace from wherever each client puts it, and translates errors to
+// HTTP statuses in one place (errorStatus).
+//
+// It declares the small interfaces it needs from the provider and proxy and
+// must not import containerd or CNI.
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime"
+
+	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/basicauth"
+	"github.com/funcd/funcd/provider"
+)
+
+// maxBodyBytes caps /system request bodies.
+const maxBodyBytes = 1 << 20
+
+// Functions is what the gateway needs from the provider.
+type Functions interface {
+	Deploy(ctx context.Context, d api.FunctionDeployment) error
+	Update(ctx context.Context, d api.FunctionDeployment) error
+	Delete(ctx context.Context, name, ns string) error
+	Scale(ctx context.Context, name, ns string, replicas uint64) error
+	List(ns string) []api.FunctionStatus
+	Status(name, ns string) (api.FunctionStatus, error)
+	Namespaces() []string
+}
+
+// Config describes the gateway.
+type Config struct {
+	Credentials basicauth.Credentials
+	Version     api.VersionInfo
+}
+
+// Gateway routes requests.
+type Gateway struct {
+	fns Functions
+	cfg Config
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// New returns the gateway's handler. invoke serves /function/{name} and
+// /function/{name}/{rest...}.
+func New(fns Functions, invoke http.Handler, cfg Config, log *slog.Logger) *Gateway {
+	g := &Gateway{fns: fns, cfg: cfg, log: log, mux: http.NewServeMux()}
+	auth := func(h http.HandlerFunc) http.Handler { return basicauth.Require(cfg.Credentials, h) }
+
+	g.mux.Handle("GET /system/functions", auth(g.list))
+	g.mux.Handle("POST /system/functions", auth(g.deploy))
+	g.mux.Handle("PUT /system/functions", auth(g.update))
+	g.mux.Handle("DELETE /system/functions", auth(g.remove))
+	g.mux.Handle("GET /system/function/{name}", auth(g.status))
+	g.mux.Handle("POST /system/scale-function/{name}", auth(g.scale))
+	g.mux.Handle("GET /system/info", auth(g.info))
+	g.mux.Handle("GET /system/namespaces", auth(g.namespaces))
+	g.mux.HandleFunc("GET /healthz", healthz)
+	g.mux.Handle("/function/{name}", invoke)
+	g.mux.Handle("/function/{name}/{rest...}", invoke)
+	return g
+}
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
+
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, "OK")
+}
+
+func (g *Gateway) list(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, g.fns.List(namespace(r.URL.Query().Get("namespace"))))
+}
+
+func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
+	st, err := g.fns.Status(r.PathValue("name"), namespace(r.URL.Query().Get("namespace")))
+	if errors.Is(err, provider.ErrNotFound) {
+		w.WriteHeader(http.StatusNotFound) // empty body, as faas-cli expects
+		return
+	}
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (g *Gateway) deploy(w http.ResponseWriter, r *http.Request) {
+	var d api.FunctionDeployment
+	if !g.decode(w, r, &d) {
+		return
+	}
+	if err := g.fns.Deploy(r.Context(), d); err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (g *Gateway) update(w http.ResponseWriter, r *http.Request) {
+	var d api.FunctionDeployment
+	if !g.decode(w, r, &d) {
+		return
+	}
+	if err := g.fns.Update(r.Context(), d); err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (g *Gateway) remove(w http.ResponseWriter, r *http.Request) {
+	var req api.DeleteFunctionRequest
+	if !g.decode(w, r, &req) {
+		return
+	}
+	if req.FunctionName == "" {
+		http.Error(w, "functionName is required", http.StatusBadRequest)
+		return
+	}
+	ns := namespace(req.Namespace, r.URL.Query().Get("namespace"))
+	if err := g.fns.Delete(r.Context(), req.FunctionName, ns); err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (g *Gateway) scale(w http.ResponseWriter, r *http.Request) {
+	var req api.ScaleServiceRequest
+	if !g.decode(w, r, &req) {
+		return
+	}
+	ns := namespace(req.Namespace, r.URL.Query().Get("namespace"))
+	if err := g.fns.Scale(r.Context(), r.PathValue("name"), ns, req.Replicas); err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (g *Gateway) info(w http.ResponseWriter, _ *http.Request) {
+	v := g.cfg.Version
+	writeJSON(w, http.StatusOK, api.GatewayInfo{
+		Provider: &api.ProviderInfo{Name: "funcd", Orchestration: "containerd", Version: &v},
+		Version:  &v,
+		Arch:     runtime.GOARCH,
+	})
+}
+
+func (g *Gateway) namespaces(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, g.fns.Namespaces())
+}
+
+// namespace returns the first non-empty candidate, else the default.
+func namespace(candidates ...string) string {
+	for _, c := range candidates {
+		if c != "" {
+			return c
+		}
+	}
+	return api.DefaultNamespace
+}
+
+// decode reads a JSON body of at most maxBodyBytes into v, answering 4xx
+// itself when it cannot.
+func (g *Gateway) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	body := http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	err := json.NewDecoder(body).Decode(v)
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &tooBig):
+		http.Error(w, fmt.Sprintf("request body is larger than %d bytes", maxBodyBytes), http.StatusRequestEntityTooLarge)
+	case errors.Is(err, io.EOF):
+		http.Error(w, "expected a JSON body", http.StatusBadRequest)
+	default:
+		http.Error(w, "failed to unmarshal request: "+err.Error(), http.StatusBadRequest)
+	}
+	return false
+}
+
+// errorStatus is the one place errors become HTTP statuses.
+func errorStatus(err error) int {
+	switch {
+	case errors.Is(err, provider.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, provider.ErrExists):
+		return http.StatusConflict
+	case errors.Is(err, provider.ErrInvalid), errors.Is(err, provider.ErrStart):
+		return http.StatusBadRequest
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// fail answers err: 4xx with the message, which names the problem; 5xx
+// with a generic text, the details going to the log only.
+func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := errorStatus(err)
+	if code >= 500 {
+		g.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		http.Error(w, fmt.Sprintf("%s: see the funcd log for details", http.StatusText(code)), code)
+		return
+	}
+	http.Error(w, err.Error(), code)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,281 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/containerd"
+)
+
+// Annotations and labels the provider reads.
+const (
+	annotationReadyPath = "com.openfaas.ready.http.path"
+	labelScaleMin       = "com.openfaas.scale.min"
+	labelScaleMax       = "com.openfaas.scale.max"
+)
+
+// defaultMaxReplicas bounds scaling when com.openfaas.scale.max is unset.
+const defaultMaxReplicas = 20
+
+// Deploy creates a function and waits until its replicas are ready. If
+// they never become ready, nothing is left behind and the error says why.
+func (p *Provider) Deploy(ctx context.Context, d api.FunctionDeployment) error {
+	d, err := p.validate(d)
+	if err != nil {
+		return err
+	}
+	k := key{d.Namespace, d.Service}
+	unlock := p.locks.lock(k)
+	defer unlock()
+	if p.get(k) != nil {
+		return fmt.Errorf("function %s: %w; update it with PUT", k, ErrExists)
+	}
+	image, err := p.ensureImage(ctx, d)
+	if err != nil {
+		return err
+	}
+	n, _ := replicaBounds(d.Labels)
+	rec := record{Spec: d, Image: image, Replicas: n, Revision: 1, CreatedAt: time.Now().UTC().Truncate(time.Second)}
+	f := &function{eps: newEndpoints(), rec: rec}
+	rs, err := p.startReplicas(ctx, f, rec, int(n))
+	if err != nil {
+		return fmt.Errorf("deploy %s: %w", k, err)
+	}
+	if err := p.store.save(rec); err != nil {
+		p.stopReplicas(rs, 0)
+		return fmt.Errorf("deploy %s: %w", k, err)
+	}
+	f.mu.Lock()
+	f.replicas = rs
+	f.mu.Unlock()
+	p.mu.Lock()
+	p.fns[k] = f
+	p.mu.Unlock()
+	f.publish()
+	p.log.Info("deployed", "function", k.String(), "image", image, "replicas", n)
+	return nil
+}
+
+// Update replaces a function's spec without downtime: it starts replicas of
+// the new spec, waits until they are ready, switches traffic to them, then
+// drains and stops the old ones. If the new replicas never become ready,
+// the old ones keep serving and the error says why.
+func (p *Provider) Update(ctx context.Context, d api.FunctionDeployment) error {
+	d, err := p.validate(d)
+	if err != nil {
+		return err
+	}
+	k := key{d.Namespace, d.Service}
+	unlock := p.locks.lock(k)
+	defer unlock()
+	f := p.get(k)
+	if f == nil {
+		return fmt.Errorf("function: %s %w", k, ErrNotFound)
+	}
+	image, err := p.ensureImage(ctx, d)
+	if err != nil {
+		return err
+	}
+	old, oldReplicas := f.snapshot()
+	rec := record{Spec: d, Image: image, Replicas: old.Replicas, Revision: old.Revision + 1, CreatedAt: old.CreatedAt}
+	rs, err := p.startReplicas(ctx, f, rec, len(oldReplicas))
+	if err != nil {
+		return fmt.Errorf("update %s: the previous version keeps serving: %w", k, err)
+	}
+	if err := p.store.save(rec); err != nil {
+		p.stopReplicas(rs, 0)
+		return fmt.Errorf("update %s: %w", k, err)
+	}
+	f.mu.Lock()
+	f.rec, f.replicas = rec, rs
+	f.mu.Unlock()
+	f.publish()
+	p.stopReplicas(oldReplicas, p.cfg.StopGrace)
+	p.log.Info("updated", "function", k.String(), "image", image, "revision", rec.Revision)
+	return nil
+}
+
+// Delete removes a function: no new request reaches it, requests in flight
+// finish (bounded by the grace period), then its tasks, containers,
+// snapshots and addresses are released.
+func (p *Provider) Delete(ctx context.Context, name, ns string) error {
+	k := key{ns, name}
+	unlock := p.locks.lock(k)
+	defer unlock()
+	f := p.get(k)
+	if f == nil {
+		return fmt.Errorf("function %s %w", k, ErrNotFound)
+	}
+	if err := p.store.remove(ns, name); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	delete(p.fns, k)
+	p.mu.Unlock()
+	f.eps.close()
+	_, rs := f.snapshot()
+	p.stopReplicas(rs, p.cfg.StopGrace)
+	p.log.Info("removed", "function", k.String())
+	return nil
+}
+
+// Scale sets the number of replicas. Scaling down drains the replicas it
+// stops.
+func (p *Provider) Scale(ctx context.Context, name, ns string, n uint64) error {
+	k := key{ns, name}
+	unlock := p.locks.lock(k)
+	defer unlock()
+	f := p.get(k)
+	if f == nil {
+		return fmt.Errorf("function %s %w", k, ErrNotFound)
+	}
+	rec, rs := f.snapshot()
+	if _, max := replicaBounds(rec.Spec.Labels); n > max {
+		return fmt.Errorf("%w: replicas %d is above the maximum of %d (label %s)", ErrInvalid, n, max, labelScaleMax)
+	}
+	rec.Replicas = n
+	var more, victims []*replica
+	if int(n) > len(rs) {
+		var err error
+		if more, err = p.startReplicas(ctx, f, rec, int(n)-len(rs)); err != nil {
+			return fmt.Errorf("scale %s to %d: %w", k, n, err)
+		}
+		rs = append(rs, more...)
+	} else {
+		rs, victims = rs[:n], rs[n:]
+	}
+	if err := p.store.save(rec); err != nil {
+		p.stopReplicas(more, 0)
+		return fmt.Errorf("scale %s: %w", k, err)
+	}
+	f.mu.Lock()
+	f.rec, f.replicas = rec, rs
+	f.mu.Unlock()
+	f.publish()
+	p.stopReplicas(victims, p.cfg.StopGrace)
+	return nil
+}
+
+func (p *Provider) ensureImage(ctx context.Context, d api.FunctionDeployment) (string, error) {
+	image, err := p.rt.EnsureImage(ctx, d.Namespace, d.Image)
+	if errors.Is(err, containerd.ErrPull) {
+		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return image, err
+}
+
+// validate checks a deployment and fills in defaults.
+func (p *Provider) validate(d api.FunctionDeployment) (api.FunctionDeployment, error) {
+	if d.Namespace == "" {
+		d.Namespace = api.DefaultNamespace
+	}
+	if err := api.ValidateName(d.Service); err != nil {
+		return d, fmt.Errorf("%w: service: %v", ErrInvalid, err)
+	}
+	if d.Namespace != api.DefaultNamespace {
+		return d, fmt.Errorf("%w: namespace %q not found; functions live in %q", ErrInvalid, d.Namespace, api.DefaultNamespace)
+	}
+	if strings.TrimSpace(d.Image) == "" {
+		return d, fmt.Errorf("%w: image: is required", ErrInvalid)
+	}
+	for k := range d.EnvVars {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return d, fmt.Errorf("%w: envVars: %q is not a valid variable name", ErrInvalid, k)
+		}
+	}
+	for _, s := range d.Secrets {
+		if _, err := p.secrets.Path(d.Namespace, s); err != nil {
+			return d, fmt.Errorf("%w: unable to find secret: %s: %v", ErrInvalid, s, err)
+		}
+	}
+	if err := validateScaleLabels(d.Labels); err != nil {
+		return d, err
+	}
+	if path := d.Annotations[annotationReadyPath]; path != "" && !strings.HasPrefix(path, "/") {
+		return d, fmt.Errorf("%w: annotation %s: %q must start with /", ErrInvalid, annotationReadyPath, path)
+	}
+	return d, nil
+}
+
+func validateScaleLabels(labels map[string]string) error {
+	for _, l := range []string{labelScaleMin, labelScaleMax} {
+		if v, ok := labels[l]; ok {
+			if _, err := strconv.ParseUint(v, 10, 32); err != nil {
+				return fmt.Errorf("%w: label %s: %q is not a whole number", ErrInvalid, l, v)
+			}
+		}
+	}
+	if lo, hi := replicaBounds(labels); lo > hi {
+		return fmt.Errorf("%w: label %s (%d) is above %s (%d)", ErrInvalid, labelScaleMin, lo, labelScaleMax, hi)
+	}
+	return nil
+}
+
+// replicaBounds returns the initial and maximum replica counts from the
+// scaling labels. Labels are validated before this is called.
+func replicaBounds(labels map[string]string) (initial, max uint64) {
+	initial, max = 1, defaultMaxReplicas
+	if v, err := strconv.ParseUint(labels[labelScaleMin], 10, 32); err == nil && v > 0 {
+		initial = v
+	}
+	if v, err := strconv.ParseUint(labels[labelScaleMax], 10, 32); err == nil && v > 0 {
+		max = v
+	}
+	return initial, max
+}
+
+// startReplicas starts n replicas of rec in parallel and waits until all are
+// ready. Either all start, or none is left behind.
+func (p *Provider) startReplicas(ctx context.Context, f *function, rec record, n int) ([]*replica, error) {
+	rs := make([]*replica, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rs[i], errs[i] = p.startReplica(ctx, f, rec)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		p.stopReplicas(slices.DeleteFunc(rs, func(r *replica) bool { return r == nil }), 0)
+		return nil, err
+	}
+	return rs, nil
+}
+
+// stopReplicas drains and stops rs in parallel.
+func (p *Provider) stopReplicas(rs []*replica, grace time.Duration) {
+	var wg sync.WaitGroup
+	for _, r := range rs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.stopReplica(r, grace)
+		}()
+	}
+	wg.Wait()
+}
+
+// env builds the container environment: envVars in a stable order, then
+// fprocess from envProcess, as the watchdogs expect.
+func env(d api.FunctionDeployment) []string {
+	keys := slices.Sorted(maps.Keys(d.EnvVars))
+	out := make([]string, 0, len(keys)+1)
+	for _, k := range keys {
+		out = append(out, k+"="+d.EnvVars[k])
+	}
+	if d.EnvProcess != "" {
+		out = append(out, "fprocess="+d.EnvProcess)
+	}
+	return out
+}

@@ -1,0 +1,297 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/funcd/funcd/internal/containerd"
+)
+
+// startReplica creates one replica of rec: a pinned network namespace with
+// an address from CNI, a container, and a task that is ready. Supervision
+// starts as soon as it is ready. On failure nothing is left behind.
+func (p *Provider) startReplica(ctx context.Context, f *function, rec record) (_ *replica, err error) {
+	d := rec.Spec
+	id := newReplicaID(d.Service)
+	r := &replica{
+		id:        id,
+		ns:        d.Namespace,
+		revision:  rec.Revision,
+		netns:     p.netnsPath(id),
+		readyPath: d.Annotations[annotationReadyPath],
+	}
+	defer func() {
+		if err != nil {
+			p.release(r)
+		}
+	}()
+	if err := p.net.NewNetNS(r.netns); err != nil {
+		return nil, err
+	}
+	addr, err := p.net.Attach(ctx, r.id, r.netns)
+	if err != nil {
+		return nil, err
+	}
+	r.host = netip.AddrPortFrom(addr, functionPort).String()
+	spec, err := p.containerSpec(rec, r, addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.rt.Create(ctx, r.ns, spec); err != nil {
+		return nil, err
+	}
+	exited, err := p.boot(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	p.supervise(f, r, exited, 0)
+	return r, nil
+}
+
+func (p *Provider) containerSpec(rec record, r *replica, addr netip.Addr) (containerd.ContainerSpec, error) {
+	d := rec.Spec
+	spec := containerd.ContainerSpec{
+		ID:    r.id,
+		Image: rec.Image,
+		Labels: map[string]string{
+			labelFunction: d.Service,
+			labelRevision: strconv.FormatUint(rec.Revision, 10),
+			labelIP:       addr.String(),
+		},
+		Env:          env(d),
+		Hostname:     r.id,
+		ReadOnlyRoot: d.ReadOnlyRootFilesystem,
+		NetNS:        r.netns,
+	}
+	for _, m := range p.cfg.Mounts {
+		spec.Mounts = append(spec.Mounts, bindMount(m.Source, m.Destination))
+	}
+	for _, s := range d.Secrets {
+		path, err := p.secrets.Path(d.Namespace, s)
+		if err != nil {
+			return spec, fmt.Errorf("%w: unable to find secret: %s", ErrInvalid, s)
+		}
+		spec.Mounts = append(spec.Mounts, bindMount(path, "/var/openfaas/secrets/"+s))
+	}
+	return spec, nil
+}
+
+// release removes everything a replica may own: task, container, snapshot,
+// address, network namespace and log. Each step tolerates what is already
+// gone, so it also cleans up after a half-created replica.
+func (p *Provider) release(r *replica) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := p.rt.Delete(ctx, r.ns, r.id); err != nil {
+		p.log.Error("delete container", "replica", r.id, "err", err)
+	}
+	if err := p.net.Detach(ctx, r.id, r.netns); err != nil {
+		p.log.Error("release address", "replica", r.id, "err", err)
+	}
+	if err := p.net.RemoveNetNS(r.netns); err != nil {
+		p.log.Error("remove netns", "replica", r.id, "err", err)
+	}
+	if err := os.Remove(p.logPath(r.ns, r.id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		p.log.Error("remove log", "replica", r.id, "err", err)
+	}
+}
+
+// stopReplica takes r out of service: it ends supervision, waits for
+// requests in flight (bounded by grace), stops the task (SIGTERM, then
+// SIGKILL after grace) and releases everything. The caller has already
+// unpublished r.
+func (p *Provider) stopReplica(r *replica, grace time.Duration) {
+	r.ready.Store(false)
+	if r.cancel != nil {
+		r.cancel()
+		<-r.done
+	}
+	deadline := time.Now().Add(grace)
+	for r.inflight.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	p.stopTask(r, grace)
+	p.release(r)
+}
+
+// supervise watches r's task and restarts it when it exits, with
+// exponential back-off. exited nil means the task must be (re)started
+// first; failures seeds the back-off.
+func (p *Provider) supervise(f *function, r *replica, exited <-chan containerd.Exit, failures int) {
+	ctx, cancel := context.WithCancel(p.ctx)
+	r.cancel = cancel
+	r.done = make(chan struct{})
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer close(r.done)
+		p.superviseLoop(ctx, f, r, exited, failures)
+	}()
+}
+
+func (p *Provider) superviseLoop(ctx context.Context, f *function, r *replica, exited <-chan containerd.Exit, failures int) {
+	started := time.Now()
+	for {
+		if exited == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff(failures)):
+			}
+			var err error
+			if exited, err = p.boot(ctx, r); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				failures++
+				p.log.Error("restart replica", "replica", r.id, "attempt", failures, "err", err)
+				continue
+			}
+			started = time.Now()
+			f.publish()
+			p.log.Info("replica restarted", "replica", r.id, "pid", r.pid.Load())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-exited:
+			exited = nil
+			if !ok {
+				return // the wait ended without an exit: we are shutting down
+			}
+			r.ready.Store(false)
+			f.publish()
+			if time.Since(started) > time.Minute {
+				failures = 0
+			}
+			failures++
+			p.log.Warn("replica exited; restarting", "replica", r.id, "code", e.Code, "in", backoff(failures))
+		}
+	}
+}
+
+// backoff is the wait before restart attempt n: none for the first start,
+// then 0.5s doubling up to 30s.
+func backoff(n int) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	d := 500 * time.Millisecond
+	for i := 1; i < n && d < 30*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 30*time.Second)
+}
+
+// Restore loads the desired state and makes containerd match it: running
+// replicas are adopted untouched, stopped ones restarted, missing ones
+// started (in the background, so the API comes up at once), and containers
+// funcd no longer wants are removed.
+func (p *Provider) Restore(ctx context.Context) error {
+	recs, err := p.store.load()
+	if err != nil {
+		return err
+	}
+	nss := map[string]bool{}
+	for _, rec := range recs {
+		k := key{rec.Spec.Namespace, rec.Spec.Service}
+		p.fns[k] = &function{eps: newEndpoints(), rec: rec}
+		nss[k.ns] = true
+	}
+	nss[defaultNamespace()] = true
+	var wg sync.WaitGroup
+	for ns := range nss {
+		infos, err := p.rt.List(ctx, ns, map[string]string{labelFunction: ""})
+		if err != nil {
+			return err
+		}
+		for _, info := range infos {
+			r, f := p.claim(ns, info)
+			if f == nil {
+				wg.Add(1)
+				go func() { defer wg.Done(); p.release(r) }()
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p.resume(ctx, f, r, info.Status)
+			}()
+		}
+	}
+	wg.Wait()
+	for k, f := range p.fns {
+		rec, rs := f.snapshot()
+		if missing := int(rec.Replicas) - len(rs); missing > 0 {
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				p.fill(k, f, missing)
+			}()
+		}
+	}
+	p.log.Info("state restored", "functions", len(p.fns))
+	return nil
+}
+
+// claim matches a container found in containerd with the desired state. It
+// returns the function it belongs to, or nil when it is not wanted (its
+// function is gone, its revision is stale, it is surplus, or its network
+// namespace did not survive a reboot).
+func (p *Provider) claim(ns string, info containerd.Info) (*replica, *function) {
+	r := &replica{id: info.ID, ns: ns, netns: p.netnsPath(info.ID)}
+	f := p.fns[key{ns, info.Labels[labelFunction]}]
+	if f == nil {
+		return r, nil
+	}
+	rev, _ := strconv.ParseUint(info.Labels[labelRevision], 10, 64)
+	addr, err := netip.ParseAddr(info.Labels[labelIP])
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if rev != f.rec.Revision || err != nil || len(f.replicas) >= int(f.rec.Replicas) || !p.net.IsNetNS(r.netns) {
+		return r, nil
+	}
+	r.revision = rev
+	r.host = netip.AddrPortFrom(addr, functionPort).String()
+	r.readyPath = f.rec.Spec.Annotations[annotationReadyPath]
+	r.pid.Store(info.PID)
+	f.replicas = append(f.replicas, r)
+	return r, f
+}
+
+// resume adopts r's running task, or restarts it.
+func (p *Provider) resume(ctx context.Context, f *function, r *replica, status string) {
+	if status == "running" {
+		exited, err := p.adopt(ctx, r)
+		if err == nil {
+			f.publish()
+			p.supervise(f, r, exited, 0)
+			p.log.Info("adopted running replica", "replica", r.id, "pid", r.pid.Load())
+			return
+		}
+		p.log.Warn("running replica is not ready; restarting it", "replica", r.id, "err", err)
+	}
+	p.supervise(f, r, nil, 0)
+}
+
+// fill starts the replicas a restored function is missing.
+func (p *Provider) fill(k key, f *function, n int) {
+	unlock := p.locks.lock(k)
+	defer unlock()
+	rec, _ := f.snapshot()
+	rs, err := p.startReplicas(p.ctx, f, rec, n)
+	if err != nil {
+		p.log.Error("start missing replicas", "function", k.String(), "err", err)
+		return
+	}
+	f.mu.Lock()
+	f.replicas = append(f.replicas, rs...)
+	f.mu.Unlock()
+	f.publish()
+}

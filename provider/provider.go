@@ -1,0 +1,248 @@
+// Package provider owns the desired state of functions and makes containerd
+// match it: deploy, update (zero-downtime), remove, scale, list and status;
+// supervision of replicas (a task that exits is restarted with back-off);
+// adoption of running tasks after funcd restarts; and the endpoint table of
+// ready replicas that the proxy reads on every invocation.
+//
+// It talks to containerd and CNI through the small interfaces declared
+// here, and must not import the proxy, the gateway or anything HTTP-facing
+// beyond its readiness probe.
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/containerd"
+)
+
+// Errors the gateway maps to HTTP statuses.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	ErrInvalid  = errors.New("invalid")
+)
+
+// Runtime is what the provider needs from containerd.
+type Runtime interface {
+	EnsureImage(ctx context.Context, ns, ref string) (string, error)
+	Create(ctx context.Context, ns string, s containerd.ContainerSpec) error
+	NewTask(ctx context.Context, ns, id, logPath string) (containerd.Task, error)
+	StartTask(ctx context.Context, ns, id string) error
+	Wait(ctx context.Context, ns, id string) (<-chan containerd.Exit, error)
+	StopTask(ctx context.Context, ns, id string, grace time.Duration) error
+	Delete(ctx context.Context, ns, id string) error
+	List(ctx context.Context, ns string, match map[string]string) ([]containerd.Info, error)
+}
+
+// Network is what the provider needs from CNI.
+type Network interface {
+	Attach(ctx context.Context, id, netns string) (netip.Addr, error)
+	Detach(ctx context.Context, id, netns string) error
+	NewNetNS(path string) error
+	RemoveNetNS(path string) error
+	IsNetNS(path string) bool
+}
+
+// Secrets resolves a secret name to the host file mounted into functions.
+type Secrets interface {
+	// Path returns the file holding secret name in namespace ns, or an
+	// error wrapping ErrNotFound.
+	Path(ns, name string) (string, error)
+}
+
+// Config tunes the provider.
+type Config struct {
+	StateDir     string        // functions/, logs/, netns/ and etc/ live here
+	ReadyTimeout time.Duration // how long a new replica may take to become ready
+	StopGrace    time.Duration // drain, then SIGTERM, then SIGKILL after this
+	Mounts       []Mount       // files every function gets (resolv.conf, hosts)
+}
+
+// Mount is a read-only bind mount of a host file into every function.
+type Mount struct {
+	Source, Destination string
+}
+
+// Provider runs functions.
+type Provider struct {
+	rt      Runtime
+	net     Network
+	secrets Secrets
+	cfg     Config
+	log     *slog.Logger
+	store   store
+
+	probeClient *http.Client
+
+	ctx    context.Context // lives until Shutdown; supervisors hang off it
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // supervisors
+
+	locks keyedMutex // serialises control operations per function
+
+	mu  sync.RWMutex
+	fns map[key]*function
+}
+
+type key struct{ ns, name string }
+
+func (k key) String() string { return k.name + "." + k.ns }
+
+// function is a deployed function: its desired state and its replicas.
+type function struct {
+	eps *endpoints
+
+	mu       sync.Mutex // guards rec and replicas
+	rec      record
+	replicas []*replica
+}
+
+func (f *function) snapshot() (record, []*replica) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rec, append([]*replica(nil), f.replicas...)
+}
+
+// publish puts f's ready replicas in the endpoint table.
+func (f *function) publish() {
+	f.mu.Lock()
+	var ready []*replica
+	for _, r := range f.replicas {
+		if r.ready.Load() {
+			ready = append(ready, r)
+		}
+	}
+	f.mu.Unlock()
+	f.eps.set(ready)
+}
+
+// New returns a provider. Call Restore before serving.
+func New(rt Runtime, net Network, secrets Secrets, cfg Config, log *slog.Logger) *Provider {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Provider{
+		rt:          rt,
+		net:         net,
+		secrets:     secrets,
+		cfg:         cfg,
+		log:         log,
+		store:       store{dir: filepath.Join(cfg.StateDir, "functions")},
+		probeClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
+		ctx:         ctx,
+		cancel:      cancel,
+		fns:         map[key]*function{},
+	}
+}
+
+// Shutdown stops supervising. Functions keep running: their tasks belong to
+// containerd, and the next start adopts them.
+func (p *Provider) Shutdown(ctx context.Context) error {
+	p.cancel()
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("provider shutdown: %w", ctx.Err())
+	}
+}
+
+func (p *Provider) logPath(ns, id string) string {
+	return filepath.Join(p.cfg.StateDir, "logs", ns, id+".log")
+}
+
+func (p *Provider) netnsPath(id string) string {
+	return filepath.Join(p.cfg.StateDir, "netns", id)
+}
+
+func (p *Provider) get(k key) *function {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.fns[k]
+}
+
+// List returns the status of every function in namespace ns, sorted by name.
+func (p *Provider) List(ns string) []api.FunctionStatus {
+	p.mu.RLock()
+	var fns []*function
+	for k, f := range p.fns {
+		if k.ns == ns {
+			fns = append(fns, f)
+		}
+	}
+	p.mu.RUnlock()
+	out := make([]api.FunctionStatus, 0, len(fns))
+	for _, f := range fns {
+		out = append(out, f.status())
+	}
+	sortStatuses(out)
+	return out
+}
+
+// Status returns one function's status.
+func (p *Provider) Status(name, ns string) (api.FunctionStatus, error) {
+	f := p.get(key{ns, name})
+	if f == nil {
+		return api.FunctionStatus{}, fmt.Errorf("function %s.%s: %w", name, ns, ErrNotFound)
+	}
+	return f.status(), nil
+}
+
+func (f *function) status() api.FunctionStatus {
+	rec, _ := f.snapshot()
+	st := rec.Spec.Status()
+	st.Replicas = rec.Replicas
+	st.AvailableReplicas = uint64(f.eps.count())
+	st.CreatedAt = rec.CreatedAt
+	return st
+}
+
+// Namespaces returns the namespaces that hold functions, plus the default.
+func (p *Provider) Namespaces() []string {
+	seen := map[string]bool{api.DefaultNamespace: true}
+	out := []string{api.DefaultNamespace}
+	p.mu.RLock()
+	for k := range p.fns {
+		if !seen[k.ns] {
+			seen[k.ns] = true
+			out = append(out, k.ns)
+		}
+	}
+	p.mu.RUnlock()
+	sortStrings(out[1:])
+	return out
+}
+
+// Backend is a replica chosen for one request. Release must be called when
+// the request is done.
+type Backend interface {
+	Host() string
+	Release()
+}
+
+// Resolve picks a ready replica of name.ns with the fewest requests in
+// flight, waiting until ctx ends if none is ready yet (a replica restarting
+// or starting). Unknown functions answer ErrNotFound at once.
+func (p *Provider) Resolve(ctx context.Context, name, ns string) (Backend, error) {
+	f := p.get(key{ns, name})
+	if f == nil {
+		return nil, fmt.Errorf("function %s.%s: %w", name, ns, ErrNotFound)
+	}
+	if r := f.eps.pick(); r != nil {
+		return r, nil
+	}
+	r, err := f.eps.wait(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("no ready replica of %s.%s: %w", name, ns, err)
+	}
+	return r, nil
+}

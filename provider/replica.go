@@ -1,0 +1,206 @@
+package provider
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/funcd/funcd/internal/containerd"
+)
+
+// Labels funcd puts on the containers it creates. The spec itself lives in
+// funcd's state directory; these only tie a container to it.
+const (
+	labelFunction = "io.funcd.function" // function name
+	labelRevision = "io.funcd.revision" // spec revision the container was made from
+	labelIP       = "io.funcd.ip"       // address from the CNI result
+)
+
+// functionPort is where every OpenFaaS function listens.
+const functionPort = 8080
+
+// replica is one container and task of a function.
+type replica struct {
+	id        string
+	ns        string
+	revision  uint64
+	host      string // "ip:8080", what the proxy dials
+	netns     string // pinned network namespace
+	readyPath string // from annotation com.openfaas.ready.http.path
+
+	inflight atomic.Int64
+	ready    atomic.Bool
+
+	pid atomic.Uint32
+
+	cancel context.CancelFunc // ends supervision
+	done   chan struct{}      // closed when supervision has ended
+}
+
+// Host returns the address the proxy forwards to.
+func (r *replica) Host() string { return r.host }
+
+// Release marks one forwarded request as finished.
+func (r *replica) Release() { r.inflight.Add(-1) }
+
+func newReplicaID(name string) string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	return name + "-" + hex.EncodeToString(b)
+}
+
+// ErrStart wraps every reason a replica failed to start or become ready:
+// the image has no usable command, the process exits, it never listens.
+var ErrStart = errors.New("function did not start")
+
+// boot runs a new task in replica r's container and waits until it is
+// ready. It returns the task's exit channel for supervision. On failure the
+// task is stopped; the container and network are left to the caller.
+func (p *Provider) boot(ctx context.Context, r *replica) (<-chan containerd.Exit, error) {
+	task, err := p.rt.NewTask(ctx, r.ns, r.id, p.logPath(r.ns, r.id))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrStart, err)
+	}
+	r.pid.Store(task.PID)
+	// Wait before Start, as containerd asks, so a fast exit is not missed.
+	wctx, cancelWait := context.WithCancel(context.WithoutCancel(ctx))
+	exited, err := p.rt.Wait(wctx, r.ns, r.id)
+	if err == nil {
+		if err = p.rt.StartTask(ctx, r.ns, r.id); err != nil {
+			err = fmt.Errorf("%w: %v", ErrStart, err)
+		}
+	}
+	if err == nil {
+		err = p.probe(ctx, r, exited)
+	}
+	if err != nil {
+		cancelWait()
+		p.stopTask(r, 0)
+		return nil, err
+	}
+	r.ready.Store(true)
+	return relay(exited, cancelWait), nil
+}
+
+// adopt takes over a task that is already running (funcd restarted): it
+// waits for its exit and checks it is ready, without restarting it.
+func (p *Provider) adopt(ctx context.Context, r *replica) (<-chan containerd.Exit, error) {
+	wctx, cancelWait := context.WithCancel(context.WithoutCancel(ctx))
+	exited, err := p.rt.Wait(wctx, r.ns, r.id)
+	if err == nil {
+		err = p.probe(ctx, r, exited)
+	}
+	if err != nil {
+		cancelWait()
+		return nil, err
+	}
+	r.ready.Store(true)
+	return relay(exited, cancelWait), nil
+}
+
+// relay hands the exit on, releasing the waiter once it has been read.
+func relay(exited <-chan containerd.Exit, cancel context.CancelFunc) <-chan containerd.Exit {
+	out := make(chan containerd.Exit, 1)
+	go func() {
+		defer cancel()
+		defer close(out)
+		if e, ok := <-exited; ok {
+			out <- e
+		}
+	}()
+	return out
+}
+
+// stopTask stops r's task, logging failures: callers are either failing
+// with a better error already or tearing down.
+func (p *Provider) stopTask(r *replica, grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace+30*time.Second)
+	defer cancel()
+	if err := p.rt.StopTask(ctx, r.ns, r.id, grace); err != nil {
+		p.log.Error("stop task", "replica", r.id, "err", err)
+	}
+}
+
+// probe waits until the replica accepts TCP connections on :8080 and, when
+// readyPath is set, answers it with 2xx; or until the task exits, the ready
+// timeout passes or ctx ends.
+func (p *Provider) probe(ctx context.Context, r *replica, exited <-chan containerd.Exit) error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.ReadyTimeout)
+	defer cancel()
+	delay := time.Millisecond
+	var last error
+	for {
+		err := p.probeOnce(ctx, r.host, r.readyPath)
+		if err == nil {
+			return nil
+		}
+		if last == nil || ctx.Err() == nil {
+			last = err // keep the last real answer, not the one cut short by the deadline
+		}
+		select {
+		case e := <-exited:
+			return fmt.Errorf("%w: process exited with code %d before it was ready%s", ErrStart, e.Code, p.logTail(r))
+		case <-ctx.Done():
+			return fmt.Errorf("%w: not ready within %s: %v%s", ErrStart, p.cfg.ReadyTimeout, last, p.logTail(r))
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 50*time.Millisecond)
+	}
+}
+
+func (p *Provider) probeOnce(ctx context.Context, host, readyPath string) error {
+	d := net.Dialer{Timeout: 250 * time.Millisecond}
+	conn, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return fmt.Errorf("connect %s: %w", host, err)
+	}
+	conn.Close()
+	if readyPath == "" {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, "http://"+host+readyPath, nil)
+	if err != nil {
+		return fmt.Errorf("ready path %q: %w", readyPath, err)
+	}
+	resp, err := p.probeClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", readyPath, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("GET %s answered %d", readyPath, resp.StatusCode)
+	}
+	return nil
+}
+
+// logTail returns the last line the replica wrote, as a hint for errors.
+func (p *Provider) logTail(r *replica) string {
+	data, err := os.ReadFile(p.logPath(r.ns, r.id))
+	if err != nil || len(data) == 0 {
+		return ""
+	}
+	if len(data) > 4096 {
+		data = data[len(data)-4096:]
+	}
+	s := string(data)
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
+		s = s[:len(s)-1]
+	}
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	if s == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (last output: %q)", s)
+}
