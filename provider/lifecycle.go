@@ -38,7 +38,7 @@ func (p *Provider) startReplica(ctx context.Context, f *function, rec record) (_
 	if err != nil {
 		return nil, err
 	}
-	r.host = netip.AddrPortFrom(addr, functionPort).String()
+	r.host = netip.AddrPortFrom(addr, p.cfg.FunctionPort).String()
 	spec, err := p.containerSpec(rec, r, addr)
 	if err != nil {
 		return nil, err
@@ -258,7 +258,7 @@ func (p *Provider) claim(ns string, info containerd.Info) (*replica, *function) 
 		return r, nil
 	}
 	r.revision = rev
-	r.host = netip.AddrPortFrom(addr, functionPort).String()
+	r.host = netip.AddrPortFrom(addr, p.cfg.FunctionPort).String()
 	r.readyPath = f.rec.Spec.Annotations[annotationReadyPath]
 	r.pid.Store(info.PID)
 	f.replicas = append(f.replicas, r)

@@ -65,6 +65,7 @@ type Config struct {
 	ReadyTimeout time.Duration // how long a new replica may take to become ready
 	StopGrace    time.Duration // drain, then SIGTERM, then SIGKILL after this
 	Mounts       []Mount       // files every function gets (resolv.conf, hosts)
+	FunctionPort uint16        // where functions listen; 8080 when zero
 }
 
 // Mount is a read-only bind mount of a host file into every function.
@@ -127,6 +128,9 @@ func (f *function) publish() {
 
 // New returns a provider. Call Restore before serving.
 func New(rt Runtime, net Network, secrets Secrets, cfg Config, log *slog.Logger) *Provider {
+	if cfg.FunctionPort == 0 {
+		cfg.FunctionPort = defaultFunctionPort
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Provider{
 		rt:          rt,

@@ -24,8 +24,8 @@ const (
 	labelIP       = "io.funcd.ip"       // address from the CNI result
 )
 
-// functionPort is where every OpenFaaS function listens.
-const functionPort = 8080
+// defaultFunctionPort is where every OpenFaaS function listens.
+const defaultFunctionPort = 8080
 
 // replica is one container and task of a function.
 type replica struct {

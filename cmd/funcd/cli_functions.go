@@ -1,0 +1,227 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/client"
+)
+
+func cliList(ctx context.Context, env cliEnv, args []string) error {
+	fs := cliFlagSet("list", "[flags]", "List deployed functions.")
+	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
+	var verbose bool
+	fs.BoolVar(&verbose, "verbose", false, "also show namespace and creation time")
+	fs.BoolVar(&verbose, "v", false, "shorthand for --verbose")
+	pos, err := cliParse(fs, env, args)
+	if err != nil {
+		return err
+	}
+	if err := cliWantArgs(fs, pos, 0, 0, "no arguments"); err != nil {
+		return err
+	}
+	c, err := cliClient(env, cliGateway(env, *gateway, ""))
+	if err != nil {
+		return fmt.Errorf("list: %w", err)
+	}
+	fns, err := c.ListFunctions(ctx, *namespace)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(fns, func(a, b api.FunctionStatus) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Namespace, b.Namespace))
+	})
+	return cliWriteList(env.Stdout, fns, verbose)
+}
+
+func cliWriteList(w io.Writer, fns []api.FunctionStatus, verbose bool) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	header := "NAME\tINVOCATIONS\tREPLICAS\tIMAGE"
+	if verbose {
+		header += "\tNAMESPACE\tCREATED"
+	}
+	fmt.Fprintln(tw, header)
+	for _, fn := range fns {
+		line := fmt.Sprintf("%s\t%s\t%d/%d\t%s", fn.Name,
+			strconv.FormatFloat(fn.InvocationCount, 'f', -1, 64),
+			fn.AvailableReplicas, fn.Replicas, fn.Image)
+		if verbose {
+			line += "\t" + cliOrDash(fn.Namespace) + "\t" + cliTime(fn.CreatedAt)
+		}
+		fmt.Fprintln(tw, line)
+	}
+	return tw.Flush()
+}
+
+func cliDescribe(ctx context.Context, env cliEnv, args []string) error {
+	fs := cliFlagSet("describe", "NAME[.NAMESPACE] [flags]", "Show a function's details and whether it is ready.")
+	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
+	pos, err := cliParse(fs, env, args)
+	if err != nil {
+		return err
+	}
+	if err := cliWantArgs(fs, pos, 1, 1, "a function name"); err != nil {
+		return err
+	}
+	name, ns := cliTarget(pos[0], *namespace)
+	c, err := cliClient(env, cliGateway(env, *gateway, ""))
+	if err != nil {
+		return fmt.Errorf("describe: %w", err)
+	}
+	fn, err := c.GetFunction(ctx, name, ns)
+	if errors.Is(err, client.ErrNotFound) {
+		return fmt.Errorf("describe: no such function: %s", cliQualified(name, ns))
+	}
+	if err != nil {
+		return err
+	}
+	if fn.Namespace != "" {
+		ns = fn.Namespace
+	}
+	return cliWriteDescription(env.Stdout, fn, c.FunctionURL(fn.Name, ns))
+}
+
+func cliWriteDescription(w io.Writer, fn api.FunctionStatus, url string) error {
+	status := "Not Ready"
+	if fn.AvailableReplicas > 0 {
+		status = "Ready"
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 1, ' ', 0)
+	rows := [][2]string{
+		{"Name", fn.Name},
+		{"Namespace", cliOrDash(fn.Namespace)},
+		{"Status", status},
+		{"Replicas", strconv.FormatUint(fn.Replicas, 10)},
+		{"Available Replicas", strconv.FormatUint(fn.AvailableReplicas, 10)},
+		{"Image", fn.Image},
+		{"Function Process", cliOrDash(fn.EnvProcess)},
+		{"URL", url},
+		{"Created", cliTime(fn.CreatedAt)},
+		{"Read-only Root", strconv.FormatBool(fn.ReadOnlyRootFilesystem)},
+		{"Limits", cliResources(fn.Limits)},
+		{"Requests", cliResources(fn.Requests)},
+		{"Secrets", cliOrDash(strings.Join(fn.Secrets, ", "))},
+		{"Constraints", cliOrDash(strings.Join(fn.Constraints, ", "))},
+	}
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
+	}
+	for _, m := range []struct {
+		title string
+		kv    map[string]string
+	}{{"Labels", fn.Labels}, {"Annotations", fn.Annotations}, {"Environment", fn.EnvVars}} {
+		cliWriteMap(tw, m.title, m.kv)
+	}
+	return tw.Flush()
+}
+
+// cliWriteMap prints a map as "Title:\tk=v" then "\tk=v" lines, keys sorted.
+func cliWriteMap(w io.Writer, title string, m map[string]string) {
+	if len(m) == 0 {
+		fmt.Fprintf(w, "%s:\t-\n", title)
+		return
+	}
+	label := title + ":"
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		fmt.Fprintf(w, "%s\t%s=%s\n", label, k, m[k])
+		label = ""
+	}
+}
+
+func cliRemove(ctx context.Context, env cliEnv, args []string) error {
+	fs := cliFlagSet("remove", "NAME[.NAMESPACE]... [flags]", "Remove functions.")
+	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
+	pos, err := cliParse(fs, env, args)
+	if err != nil {
+		return err
+	}
+	if err := cliWantArgs(fs, pos, 1, -1, "one or more function names"); err != nil {
+		return err
+	}
+	c, err := cliClient(env, cliGateway(env, *gateway, ""))
+	if err != nil {
+		return fmt.Errorf("remove: %w", err)
+	}
+	var errs []error
+	for _, arg := range pos {
+		name, ns := cliTarget(arg, *namespace)
+		err := c.Remove(ctx, name, ns)
+		switch {
+		case errors.Is(err, client.ErrNotFound):
+			errs = append(errs, fmt.Errorf("remove: no such function: %s", cliQualified(name, ns)))
+		case err != nil:
+			errs = append(errs, err)
+		default:
+			fmt.Fprintf(env.Stdout, "Removed: %s\n", cliQualified(name, ns))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func cliScale(ctx context.Context, env cliEnv, args []string) error {
+	fs := cliFlagSet("scale", "NAME[.NAMESPACE] --replicas N [flags]", "Set a function's desired replica count.")
+	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
+	replicas := fs.Int64("replicas", -1, "desired replicas (required)")
+	pos, err := cliParse(fs, env, args)
+	if err != nil {
+		return err
+	}
+	if err := cliWantArgs(fs, pos, 1, 1, "a function name"); err != nil {
+		return err
+	}
+	if *replicas < 0 {
+		return errors.New("scale: --replicas is required and must be 0 or more")
+	}
+	name, ns := cliTarget(pos[0], *namespace)
+	c, err := cliClient(env, cliGateway(env, *gateway, ""))
+	if err != nil {
+		return fmt.Errorf("scale: %w", err)
+	}
+	err = c.Scale(ctx, name, ns, uint64(*replicas))
+	if errors.Is(err, client.ErrNotFound) {
+		return fmt.Errorf("scale: no such function: %s", cliQualified(name, ns))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "Scaling %s to %d replica(s).\n", cliQualified(name, ns), *replicas)
+	return nil
+}
+
+func cliResources(r *api.FunctionResources) string {
+	if r == nil {
+		return "-"
+	}
+	var parts []string
+	if r.Memory != "" {
+		parts = append(parts, "memory="+r.Memory)
+	}
+	if r.CPU != "" {
+		parts = append(parts, "cpu="+r.CPU)
+	}
+	return cliOrDash(strings.Join(parts, " "))
+}
+
+func cliTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
+}
+
+func cliOrDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,339 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/funcd/funcd/internal/containerd"
+)
+
+// fakeRuntime runs "tasks" as HTTP servers on 127.0.0.N:port, where N comes
+// from fakeNet. A container whose env holds MODE=exit exits at once when
+// started; READY=false makes /ready answer 503.
+type fakeRuntime struct {
+	port int
+
+	mu         sync.Mutex
+	containers map[string]*fakeContainer
+	pid        uint32
+	newTasks   int
+}
+
+type fakeContainer struct {
+	spec containerd.ContainerSpec
+	task *fakeTask
+}
+
+type fakeTask struct {
+	pid     uint32
+	srv     *http.Server
+	exit    chan containerd.Exit
+	once    sync.Once
+	running bool
+}
+
+func (t *fakeTask) end(code uint32) {
+	t.once.Do(func() {
+		if t.srv != nil {
+			t.srv.Close()
+		}
+		t.exit <- containerd.Exit{Code: code, At: time.Now()}
+		close(t.exit)
+	})
+}
+
+func newFakeRuntime(t *testing.T) *fakeRuntime {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	rt := &fakeRuntime{port: port, containers: map[string]*fakeContainer{}}
+	t.Cleanup(func() {
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		for _, c := range rt.containers {
+			if c.task != nil {
+				c.task.end(137)
+			}
+		}
+	})
+	return rt
+}
+
+func (rt *fakeRuntime) EnsureImage(ctx context.Context, ns, ref string) (string, error) {
+	if strings.Contains(ref, "missing") {
+		return "", fmt.Errorf("%w %s: not found", containerd.ErrPull, ref)
+	}
+	return "docker.io/library/" + ref, nil
+}
+
+func (rt *fakeRuntime) Create(ctx context.Context, ns string, s containerd.ContainerSpec) error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if _, ok := rt.containers[s.ID]; ok {
+		return errors.New("exists")
+	}
+	rt.containers[s.ID] = &fakeContainer{spec: s}
+	return nil
+}
+
+func (rt *fakeRuntime) NewTask(ctx context.Context, ns, id, logPath string) (containerd.Task, error) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	c, ok := rt.containers[id]
+	if !ok {
+		return containerd.Task{}, fmt.Errorf("new task %s: %w", id, containerd.ErrNotFound)
+	}
+	if c.task != nil {
+		c.task.end(137)
+	}
+	rt.pid++
+	rt.newTasks++
+	c.task = &fakeTask{pid: rt.pid, exit: make(chan containerd.Exit, 1)}
+	return containerd.Task{PID: rt.pid}, nil
+}
+
+func (rt *fakeRuntime) StartTask(ctx context.Context, ns, id string) error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	c := rt.containers[id]
+	if c == nil || c.task == nil {
+		return containerd.ErrNotFound
+	}
+	env := strings.Join(c.spec.Env, "\n")
+	if strings.Contains(env, "MODE=exit") {
+		go c.task.end(1)
+		return nil
+	}
+	ln, err := net.Listen("tcp", fmt.Sprintf("%s:%d", c.spec.Labels[labelIP], rt.port))
+	if err != nil {
+		return err
+	}
+	notReady := strings.Contains(env, "READY=false")
+	c.task.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ready" && notReady {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, id)
+	})}
+	c.task.running = true
+	go c.task.srv.Serve(ln)
+	return nil
+}
+
+func (rt *fakeRuntime) Wait(ctx context.Context, ns, id string) (<-chan containerd.Exit, error) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	c := rt.containers[id]
+	if c == nil || c.task == nil {
+		return nil, containerd.ErrNotFound
+	}
+	return c.task.exit, nil
+}
+
+func (rt *fakeRuntime) StopTask(ctx context.Context, ns, id string, grace time.Duration) error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if c := rt.containers[id]; c != nil && c.task != nil {
+		c.task.end(0)
+		c.task = nil
+	}
+	return nil
+}
+
+func (rt *fakeRuntime) Delete(ctx context.Context, ns, id string) error {
+	rt.StopTask(ctx, ns, id, 0)
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	delete(rt.containers, id)
+	return nil
+}
+
+func (rt *fakeRuntime) List(ctx context.Context, ns string, match map[string]string) ([]containerd.Info, error) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	var out []containerd.Info
+	for id, c := range rt.containers {
+		info := containerd.Info{ID: id, Labels: c.spec.Labels}
+		if c.task != nil {
+			info.PID = c.task.pid
+			info.Status = "created"
+			if c.task.running {
+				info.Status = "running"
+			}
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// crash makes id's task exit as if the process died.
+func (rt *fakeRuntime) crash(id string) {
+	rt.mu.Lock()
+	c := rt.containers[id]
+	rt.mu.Unlock()
+	c.task.end(2)
+}
+
+func (rt *fakeRuntime) ids() []string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	var ids []string
+	for id := range rt.containers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (rt *fakeRuntime) pidOf(id string) uint32 {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if c := rt.containers[id]; c != nil && c.task != nil {
+		return c.task.pid
+	}
+	return 0
+}
+
+// fakeNet hands out 127.0.0.N addresses and remembers which are in use.
+type fakeNet struct {
+	mu     sync.Mutex
+	next   byte
+	addrs  map[string]netip.Addr
+	netnss map[string]bool
+}
+
+func newFakeNet() *fakeNet {
+	return &fakeNet{next: 2, addrs: map[string]netip.Addr{}, netnss: map[string]bool{}}
+}
+
+func (n *fakeNet) Attach(ctx context.Context, id, netns string) (netip.Addr, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.netnss[netns] {
+		return netip.Addr{}, fmt.Errorf("attach %s: no netns %s", id, netns)
+	}
+	a := netip.AddrFrom4([4]byte{127, 0, 0, n.next})
+	n.next++
+	n.addrs[id] = a
+	return a, nil
+}
+
+func (n *fakeNet) Detach(ctx context.Context, id, netns string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.addrs, id)
+	return nil
+}
+
+func (n *fakeNet) NewNetNS(path string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.netnss[path] = true
+	return nil
+}
+
+func (n *fakeNet) RemoveNetNS(path string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.netnss, path)
+	return nil
+}
+
+func (n *fakeNet) IsNetNS(path string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.netnss[path]
+}
+
+func (n *fakeNet) inUse() (addrs, netnss int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.addrs), len(n.netnss)
+}
+
+type fakeSecrets map[string]string
+
+func (s fakeSecrets) Path(ns, name string) (string, error) {
+	if p, ok := s[name]; ok {
+		return p, nil
+	}
+	return "", fmt.Errorf("secret %s: %w", name, ErrNotFound)
+}
+
+type harness struct {
+	t   *testing.T
+	rt  *fakeRuntime
+	net *fakeNet
+	dir string
+	p   *Provider
+}
+
+func newHarness(t *testing.T) *harness {
+	h := &harness{t: t, rt: newFakeRuntime(t), net: newFakeNet(), dir: t.TempDir()}
+	h.p = h.start()
+	return h
+}
+
+// start makes a provider on h's state; a second call is a funcd restart.
+func (h *harness) start() *Provider {
+	p := New(h.rt, h.net, fakeSecrets{"db-pass": "/dev/null"}, Config{
+		StateDir:     h.dir,
+		ReadyTimeout: 2 * time.Second,
+		StopGrace:    time.Second,
+		FunctionPort: uint16(h.rt.port),
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := p.Restore(context.Background()); err != nil {
+		h.t.Fatalf("Restore = %v", err)
+	}
+	h.t.Cleanup(func() { p.Shutdown(context.Background()) })
+	return p
+}
+
+// invoke resolves name and GETs / from the replica it picked.
+func (h *harness) invoke(p *Provider, name string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	b, err := p.Resolve(ctx, name, "openfaas-fn")
+	if err != nil {
+		return "", err
+	}
+	defer b.Release()
+	resp, err := http.Get("http://" + b.Host() + "/")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return string(body), err
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func containerSpecFor(id, fn, rev string) containerd.ContainerSpec {
+	return containerd.ContainerSpec{ID: id, Labels: map[string]string{labelFunction: fn, labelRevision: rev, labelIP: "127.0.0.250"}}
+}

@@ -1,0 +1,396 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/funcd/funcd/internal/api"
+)
+
+func deployment(name string, mods ...func(*api.FunctionDeployment)) api.FunctionDeployment {
+	d := api.FunctionDeployment{Service: name, Image: "fn:1"}
+	for _, m := range mods {
+		m(&d)
+	}
+	return d
+}
+
+func withEnv(k, v string) func(*api.FunctionDeployment) {
+	return func(d *api.FunctionDeployment) {
+		if d.EnvVars == nil {
+			d.EnvVars = map[string]string{}
+		}
+		d.EnvVars[k] = v
+	}
+}
+
+func withLabel(k, v string) func(*api.FunctionDeployment) {
+	return func(d *api.FunctionDeployment) {
+		if d.Labels == nil {
+			d.Labels = map[string]string{}
+		}
+		d.Labels[k] = v
+	}
+}
+
+func TestDeployStatusRoundTrip(t *testing.T) {
+	h := newHarness(t)
+	d := api.FunctionDeployment{
+		Service:                "echo",
+		Image:                  "fn:1",
+		EnvProcess:             "cat",
+		EnvVars:                map[string]string{"A": "x=y=z"},
+		Labels:                 map[string]string{"team": "a"},
+		Annotations:            map[string]string{"topic": "t"},
+		Secrets:                []string{"db-pass"},
+		Limits:                 &api.FunctionResources{Memory: "128Mi"},
+		ReadOnlyRootFilesystem: true,
+	}
+	if err := h.p.Deploy(context.Background(), d); err != nil {
+		t.Fatalf("Deploy = %v", err)
+	}
+	st, err := h.p.Status("echo", "openfaas-fn")
+	if err != nil {
+		t.Fatalf("Status = %v", err)
+	}
+	if st.EnvVars["A"] != "x=y=z" || st.EnvProcess != "cat" || st.Labels["team"] != "a" ||
+		st.Annotations["topic"] != "t" || st.Secrets[0] != "db-pass" || st.Limits.Memory != "128Mi" ||
+		!st.ReadOnlyRootFilesystem || st.Image != "fn:1" || st.Namespace != "openfaas-fn" {
+		t.Errorf("Status = %+v, want the deployed spec back", st)
+	}
+	if st.Replicas != 1 || st.AvailableReplicas != 1 || st.CreatedAt.IsZero() {
+		t.Errorf("Status replicas = %d/%d createdAt %v, want 1/1 and a time", st.AvailableReplicas, st.Replicas, st.CreatedAt)
+	}
+	ids := h.rt.ids()
+	spec := h.rt.containers[ids[0]].spec
+	env := strings.Join(spec.Env, " ")
+	if !strings.Contains(env, "A=x=y=z") || !strings.Contains(env, "fprocess=cat") {
+		t.Errorf("container env = %q, want A and fprocess", spec.Env)
+	}
+	if !spec.ReadOnlyRoot {
+		t.Errorf("container ReadOnlyRoot = false, want true")
+	}
+	var secretMount bool
+	for _, m := range spec.Mounts {
+		secretMount = secretMount || m.Destination == "/var/openfaas/secrets/db-pass"
+	}
+	if !secretMount {
+		t.Errorf("container mounts = %+v, want the secret", spec.Mounts)
+	}
+	if got, err := h.invoke(h.p, "echo"); err != nil || got != ids[0] {
+		t.Errorf("invoke = %q, %v, want %q", got, err, ids[0])
+	}
+}
+
+func TestDeployRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		d    api.FunctionDeployment
+		want error
+		msg  string
+	}{
+		{"bad name", deployment("Bad_Name"), ErrInvalid, "service"},
+		{"empty image", api.FunctionDeployment{Service: "x"}, ErrInvalid, "image"},
+		{"unknown secret", deployment("x", func(d *api.FunctionDeployment) { d.Secrets = []string{"nope"} }), ErrInvalid, "nope"},
+		{"unpullable", api.FunctionDeployment{Service: "x", Image: "missing:1"}, ErrInvalid, "missing:1"},
+		{"bad scale label", deployment("x", withLabel(labelScaleMin, "many")), ErrInvalid, labelScaleMin},
+		{"min above max", deployment("x", withLabel(labelScaleMin, "5"), withLabel(labelScaleMax, "2")), ErrInvalid, labelScaleMax},
+		{"namespace", deployment("x", func(d *api.FunctionDeployment) { d.Namespace = "other" }), ErrInvalid, "other"},
+		{"never ready", deployment("x", withEnv("MODE", "exit")), ErrStart, "exited"},
+		{"ready path fails", deployment("x", withEnv("READY", "false"), func(d *api.FunctionDeployment) {
+			d.Annotations = map[string]string{annotationReadyPath: "/ready"}
+		}), ErrStart, "503"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			err := h.p.Deploy(context.Background(), tt.d)
+			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.msg) {
+				t.Fatalf("Deploy = %v, want %v mentioning %q", err, tt.want, tt.msg)
+			}
+			if ids := h.rt.ids(); len(ids) != 0 {
+				t.Errorf("containers left behind: %v", ids)
+			}
+			if a, n := h.net.inUse(); a != 0 || n != 0 {
+				t.Errorf("left behind %d addresses and %d netns", a, n)
+			}
+			if _, err := h.p.Status("x", "openfaas-fn"); !errors.Is(err, ErrNotFound) {
+				t.Errorf("Status after failed deploy = %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
+func TestDeployTwiceConflicts(t *testing.T) {
+	h := newHarness(t)
+	if err := h.p.Deploy(context.Background(), deployment("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.p.Deploy(context.Background(), deployment("a")); !errors.Is(err, ErrExists) {
+		t.Errorf("second Deploy = %v, want ErrExists", err)
+	}
+}
+
+func TestUpdateSwitchesWithoutGap(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if err := h.p.Deploy(ctx, deployment("a", withLabel(labelScaleMin, "2"))); err != nil {
+		t.Fatal(err)
+	}
+	old := h.rt.ids()
+	var failed atomic.Int32
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := h.invoke(h.p, "a"); err != nil {
+				failed.Add(1)
+			}
+		}
+	}()
+	err := h.p.Update(ctx, deployment("a", withLabel(labelScaleMin, "2"), withEnv("V", "2")))
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("Update = %v", err)
+	}
+	if n := failed.Load(); n != 0 {
+		t.Errorf("%d invocations failed during the update", n)
+	}
+	now := h.rt.ids()
+	if len(now) != 2 {
+		t.Fatalf("after update %d containers, want 2", len(now))
+	}
+	for _, id := range now {
+		for _, o := range old {
+			if id == o {
+				t.Errorf("old replica %s still exists", id)
+			}
+		}
+	}
+	st, _ := h.p.Status("a", "openfaas-fn")
+	if st.EnvVars["V"] != "2" || st.AvailableReplicas != 2 {
+		t.Errorf("Status after update = %+v", st)
+	}
+	if a, _ := h.net.inUse(); a != 2 {
+		t.Errorf("%d addresses in use, want 2", a)
+	}
+}
+
+func TestUpdateFailureKeepsOldVersion(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if err := h.p.Deploy(ctx, deployment("a")); err != nil {
+		t.Fatal(err)
+	}
+	old := h.rt.ids()
+	err := h.p.Update(ctx, deployment("a", withEnv("MODE", "exit")))
+	if !errors.Is(err, ErrStart) || !strings.Contains(err.Error(), "previous version keeps serving") {
+		t.Fatalf("Update = %v, want ErrStart saying the old version serves", err)
+	}
+	if got := h.rt.ids(); len(got) != 1 || got[0] != old[0] {
+		t.Errorf("containers = %v, want only %v", got, old)
+	}
+	if got, err := h.invoke(h.p, "a"); err != nil || got != old[0] {
+		t.Errorf("invoke = %q, %v, want the old replica", got, err)
+	}
+	st, _ := h.p.Status("a", "openfaas-fn")
+	if st.EnvVars["MODE"] != "" {
+		t.Errorf("Status shows the failed spec: %+v", st)
+	}
+	if err := h.p.Update(ctx, deployment("nope")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Update of a missing function = %v, want ErrNotFound", err)
+	}
+}
+
+func TestDeleteReleasesEverything(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if err := h.p.Deploy(ctx, deployment("a", withLabel(labelScaleMin, "3"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.p.Delete(ctx, "a", "openfaas-fn"); err != nil {
+		t.Fatalf("Delete = %v", err)
+	}
+	if ids := h.rt.ids(); len(ids) != 0 {
+		t.Errorf("containers left: %v", ids)
+	}
+	if a, n := h.net.inUse(); a != 0 || n != 0 {
+		t.Errorf("left %d addresses, %d netns", a, n)
+	}
+	if _, err := h.invoke(h.p, "a"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("invoke after delete = %v, want ErrNotFound", err)
+	}
+	if err := h.p.Delete(ctx, "a", "openfaas-fn"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second Delete = %v, want ErrNotFound", err)
+	}
+	// A restart must not bring it back.
+	p2 := h.start()
+	if got := p2.List("openfaas-fn"); len(got) != 0 {
+		t.Errorf("List after restart = %v, want empty", got)
+	}
+}
+
+func TestScale(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if err := h.p.Deploy(ctx, deployment("a", withLabel(labelScaleMax, "4"))); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []uint64{3, 1, 0, 2} {
+		if err := h.p.Scale(ctx, "a", "openfaas-fn", n); err != nil {
+			t.Fatalf("Scale(%d) = %v", n, err)
+		}
+		st, _ := h.p.Status("a", "openfaas-fn")
+		if st.Replicas != n || st.AvailableReplicas != n || len(h.rt.ids()) != int(n) {
+			t.Errorf("after Scale(%d): replicas %d/%d, containers %d", n, st.AvailableReplicas, st.Replicas, len(h.rt.ids()))
+		}
+	}
+	if err := h.p.Scale(ctx, "a", "openfaas-fn", 5); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Scale above max = %v, want ErrInvalid", err)
+	}
+	if err := h.p.Scale(ctx, "b", "openfaas-fn", 1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Scale of missing = %v, want ErrNotFound", err)
+	}
+}
+
+func TestCrashedReplicaRestarts(t *testing.T) {
+	h := newHarness(t)
+	if err := h.p.Deploy(context.Background(), deployment("a")); err != nil {
+		t.Fatal(err)
+	}
+	id := h.rt.ids()[0]
+	pid := h.rt.pidOf(id)
+	h.rt.crash(id)
+	eventually(t, "a new task", func() bool { p := h.rt.pidOf(id); return p != 0 && p != pid })
+	if got, err := h.invoke(h.p, "a"); err != nil || got != id {
+		t.Errorf("invoke after restart = %q, %v", got, err)
+	}
+}
+
+func TestRestoreAdoptsRunningTasks(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if err := h.p.Deploy(ctx, deployment("a", withLabel(labelScaleMin, "2"))); err != nil {
+		t.Fatal(err)
+	}
+	ids := h.rt.ids()
+	pids := []uint32{h.rt.pidOf(ids[0]), h.rt.pidOf(ids[1])}
+	tasksBefore := h.rt.newTasks
+	// An orphan from a crash mid-deploy: no desired state names it.
+	h.net.NewNetNS(h.p.netnsPath("ghost-1"))
+	h.rt.Create(ctx, "openfaas-fn", containerSpecFor("ghost-1", "ghost", "1"))
+	h.p.Shutdown(ctx)
+
+	p2 := h.start()
+	st, err := p2.Status("a", "openfaas-fn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "both replicas ready", func() bool { st, _ = p2.Status("a", "openfaas-fn"); return st.AvailableReplicas == 2 })
+	if h.rt.newTasks != tasksBefore {
+		t.Errorf("restore created %d tasks, want none (adopt running ones)", h.rt.newTasks-tasksBefore)
+	}
+	for i, id := range ids {
+		if got := h.rt.pidOf(id); got != pids[i] {
+			t.Errorf("pid of %s = %d, want %d (untouched)", id, got, pids[i])
+		}
+	}
+	eventually(t, "orphan removed", func() bool { return len(h.rt.ids()) == 2 })
+	if _, n := h.net.inUse(); n != 2 {
+		t.Errorf("%d netns in use, want 2", n)
+	}
+	if _, err := h.invoke(p2, "a"); err != nil {
+		t.Errorf("invoke after restore = %v", err)
+	}
+}
+
+func TestRestoreStartsMissingAndStopped(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if err := h.p.Deploy(ctx, deployment("a", withLabel(labelScaleMin, "2"))); err != nil {
+		t.Fatal(err)
+	}
+	h.p.Shutdown(ctx)
+	ids := h.rt.ids()
+	// One replica's container vanished, the other's task died while funcd
+	// was down.
+	h.rt.Delete(ctx, "openfaas-fn", ids[0])
+	h.rt.crash(ids[1])
+	h.rt.StopTask(ctx, "openfaas-fn", ids[1], 0)
+
+	p2 := h.start()
+	eventually(t, "two ready replicas", func() bool {
+		st, _ := p2.Status("a", "openfaas-fn")
+		return st.AvailableReplicas == 2
+	})
+	if h.rt.pidOf(ids[1]) == 0 {
+		t.Errorf("stopped replica %s was not restarted", ids[1])
+	}
+}
+
+func TestResolveWaitsForReady(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if err := h.p.Deploy(ctx, deployment("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.p.Scale(ctx, "a", "openfaas-fn", 0); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := h.p.Resolve(short, "a", "openfaas-fn"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Resolve with no replica = %v, want deadline", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.invoke(h.p, "a")
+		done <- err
+	}()
+	if err := h.p.Scale(ctx, "a", "openfaas-fn", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("waiting invoke = %v, want success once scaled up", err)
+	}
+	if _, err := h.p.Resolve(ctx, "nope", "openfaas-fn"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Resolve unknown = %v, want ErrNotFound", err)
+	}
+}
+
+func TestPickPrefersLeastLoaded(t *testing.T) {
+	e := newEndpoints()
+	a, b := &replica{id: "a"}, &replica{id: "b"}
+	a.inflight.Store(4)
+	e.set([]*replica{a, b})
+	for i := range 4 {
+		if got := e.pick(); got != b {
+			t.Fatalf("pick %d = %s, want b (fewer in flight)", i, got.id)
+		}
+	}
+	b.inflight.Add(1) // now a has 4 in flight, b 5
+	if got := e.pick(); got != a {
+		t.Errorf("pick = %s, want a", got.id)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	for n, want := range map[int]time.Duration{0: 0, 1: 500 * time.Millisecond, 2: time.Second, 3: 2 * time.Second, 20: 30 * time.Second} {
+		if got := backoff(n); got != want {
+			t.Errorf("backoff(%d) = %v, want %v", n, got, want)
+		}
+	}
+}
