@@ -131,24 +131,29 @@ func rewrite(pr *httputil.ProxyRequest) {
 	u.Host = t.host
 	u.Path = t.path
 	u.RawPath = ""
+	// ReverseProxy re-encodes queries it cannot parse (dropping pairs with
+	// ';'); OpenFaaS passes the query through untouched.
+	u.RawQuery = pr.In.URL.RawQuery
 	pr.Out.Host = ""
-	// ReverseProxy drops X-Forwarded-* before Rewrite; OpenFaaS keeps the
-	// caller's values and only fills them in when absent.
+	// ReverseProxy drops Forwarded and X-Forwarded-* before Rewrite;
+	// OpenFaaS keeps the caller's values and only fills them in when absent.
 	in, out := pr.In.Header, pr.Out.Header
-	if v := in.Get("X-Forwarded-For"); v != "" {
-		out.Set("X-Forwarded-For", v)
-	} else {
+	for _, h := range forwardedHeaders {
+		if v, ok := in[h]; ok {
+			out[h] = v
+		}
+	}
+	if _, ok := out["X-Forwarded-For"]; !ok {
 		out.Set("X-Forwarded-For", pr.In.RemoteAddr)
 	}
-	if v := in.Get("X-Forwarded-Host"); v != "" {
-		out.Set("X-Forwarded-Host", v)
-	} else {
+	if _, ok := out["X-Forwarded-Host"]; !ok {
 		out.Set("X-Forwarded-Host", pr.In.Host)
 	}
-	if v := in.Get("X-Forwarded-Proto"); v != "" {
-		out.Set("X-Forwarded-Proto", v)
-	}
 }
+
+// forwardedHeaders are the caller's headers ReverseProxy strips and
+// OpenFaaS passes on.
+var forwardedHeaders = [...]string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"}
 
 func (p *Proxy) resolveError(w http.ResponseWriter, r *http.Request, name, ns string, err error) {
 	switch {

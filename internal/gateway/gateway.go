@@ -79,7 +79,11 @@ func healthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (g *Gateway) list(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, g.fns.List(namespace(r.URL.Query().Get("namespace"))))
+	fns := g.fns.List(namespace(r.URL.Query().Get("namespace")))
+	if fns == nil {
+		fns = []api.FunctionStatus{} // "[]", never null: faas-cli login relies on it
+	}
+	writeJSON(w, http.StatusOK, fns)
 }
 
 func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {

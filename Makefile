@@ -1,0 +1,34 @@
+# funcd's entry points. Every target is a thin wrapper over a script or a go
+# command, so CI and a newcomer run the same thing.
+
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
+.PHONY: build test unit e2e demo bench lint clean
+
+build: ## static funcd binary in bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/funcd ./cmd/funcd
+
+test: ## everything CI runs (root: installs packages, runs e2e)
+	./scripts/test.sh
+
+unit: ## unit tests only, no root needed
+	$(GO) test -race -short ./...
+
+e2e: ## end-to-end tests only (root)
+	$(GO) test -count=1 -timeout 45m ./test/
+
+demo: ## install what is missing, start funcd and deploy examples/hello (root)
+	./scripts/demo.sh
+
+bench: ## benchmark program: prints figures (root)
+	$(GO) run ./test/bench
+
+lint:
+	gofmt -l . | (! grep .)
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

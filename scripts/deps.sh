@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs the system packages funcd needs, idempotently: apt runs only when
+# something is missing. Usage: scripts/deps.sh [runtime|test]
+#   runtime: containerd, runc, CNI plugins, iptables (what funcd up needs)
+#   test:    runtime + a registry for the end-to-end tests + load generators
+set -eu
+
+want="containerd runc containernetworking-plugins iptables iproute2 ca-certificates curl"
+if [ "${1:-runtime}" = test ]; then
+	want="$want docker-registry"
+fi
+
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages:$missing; run as root to install them" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

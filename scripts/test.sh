@@ -1,0 +1,33 @@
+#!/bin/sh
+# Runs every check and test funcd has: formatting, vet, staticcheck, unit
+# tests (with the race detector) and, as root, the end-to-end tests against
+# a private containerd, CNI bridge and registry. It installs the system
+# packages it needs first. This is what CI runs.
+set -eu
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+scripts/deps.sh test
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "not gofmt-formatted:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+echo "== cross-build (linux amd64, arm64, arm)"
+for arch in amd64 arm64 arm; do
+	GOOS=linux GOARCH=$arch go build -o /dev/null ./...
+done
+
+echo "== unit tests"
+go test -race -count=1 -short ./...
+
+echo "== end-to-end tests (root: private containerd, CNI bridge and registry)"
+go test -count=1 -timeout 45m ./test/
