@@ -1,6 +1,6 @@
 module github.com/funcd/funcd
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/containerd/containerd v1.7.27

@@ -5,8 +5,10 @@
 //
 // The network configuration is generated here from a bridge name and a
 // subnet, written under funcd's state directory so an operator can read it,
-// and loaded from there. IPAM state lives beside it, so two funcd instances
-// with different state directories and subnets never share addresses.
+// and loaded from there. host-local's address store lives beside it, so two
+// funcd instances with different state directories and subnets never share
+// addresses. (libcni's own result cache stays in /var/lib/cni: go-cni does
+// not let it move.)
 //
 // This package knows nothing of functions or containerd.
 package cni

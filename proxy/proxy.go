@@ -61,6 +61,8 @@ type ctxKey struct{}
 // target is what ServeHTTP hands to Rewrite through the request context.
 type target struct {
 	host, path, function string
+	name, ns             string
+	backend              Backend // may be swapped by a retry
 }
 
 // New returns a proxy that resolves functions with r.
@@ -68,7 +70,7 @@ func New(r Resolver, cfg Config, log *slog.Logger) *Proxy {
 	p := &Proxy{resolver: r, cfg: cfg, log: log}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:       rewrite,
-		Transport:     NewTransport(),
+		Transport:     &retryTransport{base: NewTransport(), resolver: r},
 		FlushInterval: -1,
 		BufferPool:    bufferPool{},
 		ErrorHandler:  p.upstreamError,
@@ -106,7 +108,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.resolveError(w, r, name, ns, err)
 		return
 	}
-	defer b.Release()
 
 	h := w.Header()
 	if r.Header.Get("X-Call-Id") == "" {
@@ -120,7 +121,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p.cfg.ServedBy != "" {
 		h.Set("X-Served-By", p.cfg.ServedBy)
 	}
-	t := &target{host: b.Host(), path: "/" + r.PathValue("rest"), function: name + "." + ns}
+	t := &target{host: b.Host(), path: "/" + r.PathValue("rest"), function: name + "." + ns, name: name, ns: ns, backend: b}
+	defer func() {
+		if t.backend != nil {
+			t.backend.Release()
+		}
+	}()
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ctxKey{}, t)))
 }
 

@@ -584,16 +584,16 @@ func TestProxyErrors(t *testing.T) {
 		wantBody     string // substring
 		wantInternal bool   // X-OpenFaaS-Internal: proxy
 		wantAsked    string // "" when the resolver must not be asked
-		wantResolved bool
+		wantResolved int    // backends handed out
 	}{
-		{"unknown function", "/function/nope", http.StatusNotFound, "error finding function nope.openfaas-fn", false, "nope|openfaas-fn", false},
-		{"unknown in namespace", "/function/nope.dev/x", http.StatusNotFound, "error finding function nope.dev", false, "nope|dev", false},
-		{"unknown dotted", "/function/a.b.c", http.StatusNotFound, "error finding function a.b.c", false, "a.b|c", false},
-		{"invalid route char", "/function/%24x", http.StatusNotFound, "", false, "", false},
-		{"invalid route char in path", "/function/f%20n/x", http.StatusNotFound, "", false, "", false},
-		{"no replica in time", "/function/starting", http.StatusGatewayTimeout, "starting.openfaas-fn", true, "starting|openfaas-fn", false},
-		{"connection refused", "/function/down/x", http.StatusBadGateway, "down.openfaas-fn", true, "down|openfaas-fn", true},
-		{"function too slow", "/function/slow", http.StatusGatewayTimeout, "slow.openfaas-fn", true, "slow|openfaas-fn", true},
+		{"unknown function", "/function/nope", http.StatusNotFound, "error finding function nope.openfaas-fn", false, "nope|openfaas-fn", 0},
+		{"unknown in namespace", "/function/nope.dev/x", http.StatusNotFound, "error finding function nope.dev", false, "nope|dev", 0},
+		{"unknown dotted", "/function/a.b.c", http.StatusNotFound, "error finding function a.b.c", false, "a.b|c", 0},
+		{"invalid route char", "/function/%24x", http.StatusNotFound, "", false, "", 0},
+		{"invalid route char in path", "/function/f%20n/x", http.StatusNotFound, "", false, "", 0},
+		{"no replica in time", "/function/starting", http.StatusGatewayTimeout, "starting.openfaas-fn", true, "starting|openfaas-fn", 0},
+		{"connection refused", "/function/down/x", http.StatusBadGateway, "down.openfaas-fn", true, "down|openfaas-fn", 1 + maxRetries},
+		{"function too slow", "/function/slow", http.StatusGatewayTimeout, "slow.openfaas-fn", true, "slow|openfaas-fn", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -616,11 +616,7 @@ func TestProxyErrors(t *testing.T) {
 			} else if got := res.lastAsked(); got != tt.wantAsked {
 				t.Errorf("GET %s resolved %q, want %q", tt.target, got, tt.wantAsked)
 			}
-			want := 0
-			if tt.wantResolved {
-				want = 1
-			}
-			if got := res.resolved() - before; got != want {
+			if got, want := res.resolved()-before, tt.wantResolved; got != want {
 				t.Errorf("GET %s handed out %d backends, want %d", tt.target, got, want)
 			}
 			if tt.wantCode == http.StatusNotFound {

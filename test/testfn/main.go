@@ -1,0 +1,152 @@
+// Command testfn is the function the end-to-end tests deploy. Its behaviour
+// is driven by paths and environment variables:
+//
+//	/ and unknown paths  echo the request as JSON (method, path, query,
+//	                     headers, body, version from env VERSION, hostname)
+//	/env                 the process environment as a JSON object
+//	/file?path=/x        the file's content, 404 if it does not exist
+//	/exit?code=N         answer, then exit with code N
+//	/sleep?ms=N          sleep N milliseconds, then answer
+//	/ready               200, or 503 when env READY is "false"
+//
+// It listens on :8080 after env START_DELAY_MS milliseconds, and on SIGTERM
+// finishes in-flight requests and exits 0.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	log.SetPrefix("testfn: ")
+	if d, err := strconv.Atoi(os.Getenv("START_DELAY_MS")); err == nil && d > 0 {
+		log.Printf("delaying start by %dms", d)
+		time.Sleep(time.Duration(d) * time.Millisecond)
+	}
+	exitCode := make(chan int, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", echo)
+	mux.HandleFunc("/env", env)
+	mux.HandleFunc("/file", file)
+	mux.HandleFunc("/sleep", sleep)
+	mux.HandleFunc("/ready", ready)
+	mux.HandleFunc("/exit", func(w http.ResponseWriter, r *http.Request) {
+		code, err := strconv.Atoi(r.URL.Query().Get("code"))
+		if err != nil {
+			http.Error(w, "code must be an integer", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Connection", "close")
+		fmt.Fprintf(w, "exiting with code %d\n", code)
+		select {
+		case exitCode <- code:
+		default:
+		}
+	})
+	srv := &http.Server{Addr: ":8080", Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Printf("listening on :8080, VERSION=%q", os.Getenv("VERSION"))
+
+	code := 0
+	select {
+	case err := <-errc:
+		log.Printf("serve: %v", err)
+		os.Exit(1)
+	case s := <-sig:
+		log.Printf("got %v, finishing in-flight requests", s)
+	case code = <-exitCode:
+		log.Printf("asked to exit with code %d", code)
+	}
+	// Shutdown returns once every response, the /exit one included, is
+	// written.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Printf("shutdown: %v", err)
+	}
+	os.Exit(code)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		log.Printf("write response: %v", err)
+	}
+}
+
+func echo(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
+	if err != nil {
+		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	host, _ := os.Hostname()
+	writeJSON(w, map[string]any{
+		"method":   r.Method,
+		"path":     r.URL.Path,
+		"query":    r.URL.Query(),
+		"headers":  r.Header,
+		"body":     string(body),
+		"version":  os.Getenv("VERSION"),
+		"hostname": host,
+	})
+}
+
+func env(w http.ResponseWriter, _ *http.Request) {
+	m := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	writeJSON(w, m)
+}
+
+func file(w http.ResponseWriter, r *http.Request) {
+	data, err := os.ReadFile(r.URL.Query().Get("path"))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		http.Error(w, err.Error(), http.StatusNotFound)
+	case err != nil:
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	default:
+		_, _ = w.Write(data)
+	}
+}
+
+func sleep(w http.ResponseWriter, r *http.Request) {
+	ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
+	if err != nil || ms < 0 {
+		http.Error(w, "ms must be a non-negative integer", http.StatusBadRequest)
+		return
+	}
+	select {
+	case <-time.After(time.Duration(ms) * time.Millisecond):
+		fmt.Fprintf(w, "slept %dms\n", ms)
+	case <-r.Context().Done():
+	}
+}
+
+func ready(w http.ResponseWriter, _ *http.Request) {
+	if os.Getenv("READY") == "false" {
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
