@@ -85,8 +85,8 @@ func (p *Provider) Update(ctx context.Context, d api.FunctionDeployment) error {
 		return err
 	}
 	old, oldReplicas := f.snapshot()
-	rec := record{Spec: d, Image: image, Replicas: old.Replicas, Revision: old.Revision + 1, CreatedAt: old.CreatedAt}
-	rs, err := p.startReplicas(ctx, f, rec, len(oldReplicas))
+	rec := record{Spec: d, Image: image, Replicas: updatedReplicas(old.Replicas, d.Labels), Revision: old.Revision + 1, CreatedAt: old.CreatedAt}
+	rs, err := p.startReplicas(ctx, f, rec, int(rec.Replicas))
 	if err != nil {
 		return fmt.Errorf("update %s: the previous version keeps serving: %w", k, err)
 	}
@@ -230,6 +230,16 @@ func replicaBounds(labels map[string]string) (initial, max uint64) {
 		max = v
 	}
 	return initial, max
+}
+
+// updatedReplicas is the replica count after an update: the current one,
+// raised to an explicit com.openfaas.scale.min and capped at the maximum.
+func updatedReplicas(current uint64, labels map[string]string) uint64 {
+	lo, hi := replicaBounds(labels)
+	if _, ok := labels[labelScaleMin]; ok {
+		current = max(current, lo)
+	}
+	return min(current, hi)
 }
 
 // startReplicas starts n replicas of rec in parallel and waits until all are

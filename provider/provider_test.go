@@ -394,3 +394,22 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+func TestUpdatedReplicas(t *testing.T) {
+	tests := []struct {
+		current uint64
+		labels  map[string]string
+		want    uint64
+	}{
+		{3, nil, 3},
+		{1, map[string]string{labelScaleMin: "2"}, 2},
+		{4, map[string]string{labelScaleMin: "2"}, 4},
+		{5, map[string]string{labelScaleMax: "3"}, 3},
+		{0, nil, 0},
+	}
+	for _, tt := range tests {
+		if got := updatedReplicas(tt.current, tt.labels); got != tt.want {
+			t.Errorf("updatedReplicas(%d, %v) = %d, want %d", tt.current, tt.labels, got, tt.want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	ctd "github.com/containerd/containerd"
@@ -71,6 +72,9 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 }
 
 func dial(ctx context.Context, address string) (*ctd.Client, error) {
+	if _, err := os.Stat(address); err != nil {
+		return nil, fmt.Errorf("no socket at %s (is containerd running?)", address)
+	}
 	c, err := ctd.New(address, ctd.WithTimeout(2*time.Second))
 	if err != nil {
 		return nil, err
