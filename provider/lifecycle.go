@@ -176,14 +176,15 @@ func (p *Provider) superviseLoop(ctx context.Context, f *function, r *replica, e
 	}
 }
 
-// backoff is the wait before restart attempt n: none for the first start,
-// then 0.5s doubling up to 30s.
+// backoff is the wait before restart attempt n: none for the first start
+// and the first restart (a one-off crash costs no extra downtime), then
+// 0.5s doubling up to 30s.
 func backoff(n int) time.Duration {
-	if n <= 0 {
+	if n <= 1 {
 		return 0
 	}
 	d := 500 * time.Millisecond
-	for i := 1; i < n && d < 30*time.Second; i++ {
+	for i := 2; i < n && d < 30*time.Second; i++ {
 		d *= 2
 	}
 	return min(d, 30*time.Second)
@@ -270,8 +271,8 @@ func (p *Provider) resume(ctx context.Context, f *function, r *replica, status s
 	if status == "running" {
 		exited, err := p.adopt(ctx, r)
 		if err == nil {
-			f.publish()
 			p.supervise(f, r, exited, 0)
+			f.publish()
 			p.log.Info("adopted running replica", "replica", r.id, "pid", r.pid.Load())
 			return
 		}

@@ -388,7 +388,7 @@ func TestPickPrefersLeastLoaded(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	for n, want := range map[int]time.Duration{0: 0, 1: 500 * time.Millisecond, 2: time.Second, 3: 2 * time.Second, 20: 30 * time.Second} {
+	for n, want := range map[int]time.Duration{0: 0, 1: 0, 2: 500 * time.Millisecond, 3: time.Second, 4: 2 * time.Second, 20: 30 * time.Second} {
 		if got := backoff(n); got != want {
 			t.Errorf("backoff(%d) = %v, want %v", n, got, want)
 		}

@@ -96,7 +96,11 @@ func (p *Provider) adopt(ctx context.Context, r *replica) (<-chan containerd.Exi
 	wctx, cancelWait := context.WithCancel(context.WithoutCancel(ctx))
 	exited, err := p.rt.Wait(wctx, r.ns, r.id)
 	if err == nil {
-		err = p.probe(ctx, r, exited)
+		// A healthy running replica answers at once; one that does not
+		// is restarted rather than holding up funcd's start.
+		pctx, cancel := context.WithTimeout(ctx, adoptTimeout)
+		err = p.probe(pctx, r, exited)
+		cancel()
 	}
 	if err != nil {
 		cancelWait()
@@ -105,6 +109,9 @@ func (p *Provider) adopt(ctx context.Context, r *replica) (<-chan containerd.Exi
 	r.ready.Store(true)
 	return relay(exited, cancelWait), nil
 }
+
+// adoptTimeout bounds the readiness check of a task found running at start.
+const adoptTimeout = 2 * time.Second
 
 // relay hands the exit on, releasing the waiter once it has been read.
 func relay(exited <-chan containerd.Exit, cancel context.CancelFunc) <-chan containerd.Exit {
@@ -149,7 +156,7 @@ func (p *Provider) probe(ctx context.Context, r *replica, exited <-chan containe
 		case e := <-exited:
 			return fmt.Errorf("%w: process exited with code %d before it was ready%s", ErrStart, e.Code, p.logTail(r))
 		case <-ctx.Done():
-			return fmt.Errorf("%w: not ready within %s: %v%s", ErrStart, p.cfg.ReadyTimeout, last, p.logTail(r))
+			return fmt.Errorf("%w: not ready in time: %v%s", ErrStart, last, p.logTail(r))
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 50*time.Millisecond)
