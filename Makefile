@@ -23,7 +23,8 @@ e2e: ## end-to-end tests only (root)
 demo: ## install what is missing, start funcd and deploy examples/hello (root)
 	./scripts/demo.sh
 
-bench: ## benchmark program: prints figures (root)
+bench: ## warm-invocation and memory figures against the targets, ~1 min (root)
+	./scripts/deps.sh bench
 	$(GO) run ./test/bench
 
 lint:

@@ -1,14 +1,18 @@
 #!/bin/sh
 # Installs the system packages funcd needs, idempotently: apt runs only when
-# something is missing. Usage: scripts/deps.sh [runtime|test]
+# something is missing. Usage: scripts/deps.sh [runtime|test|bench]
 #   runtime: containerd, runc, CNI plugins, iptables (what funcd up needs)
-#   test:    runtime + a registry for the end-to-end tests + load generators
+#   test:    runtime + a registry for the end-to-end tests
+#   bench:   test + wrk, the load generator of test/bench
 set -eu
 
 want="containerd runc containernetworking-plugins iptables iproute2 ca-certificates curl"
-if [ "${1:-runtime}" = test ]; then
-	want="$want docker-registry"
-fi
+case "${1:-runtime}" in
+runtime) ;;
+test) want="$want docker-registry" ;;
+bench) want="$want docker-registry wrk" ;;
+*) echo "usage: scripts/deps.sh [runtime|test|bench]" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $want; do

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/funcd/funcd/internal/imagebuild"
+	"github.com/funcd/funcd/test/testenv"
 )
 
 // TestHarnessSmoke checks what every other e2e test relies on: the private
@@ -32,7 +33,7 @@ func TestHarnessSmoke(t *testing.T) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := resetContainerd(ctx, c); err != nil {
+		if err := h.Containerd.Reset(ctx); err != nil {
 			t.Errorf("reset containerd: %v", err)
 		}
 	})
@@ -47,7 +48,7 @@ func TestHarnessSmoke(t *testing.T) {
 
 	t.Run("registry", func(t *testing.T) {
 		for _, ti := range testImages {
-			ref := imageRef(ti.ref)
+			ref := imageRef(ti.Ref)
 			r, err := name.ParseReference(ref, name.Insecure)
 			if err != nil {
 				t.Fatal(err)
@@ -61,11 +62,11 @@ func TestHarnessSmoke(t *testing.T) {
 			if err != nil {
 				t.Fatalf("config of %s: %v", ref, err)
 			}
-			if got := cf.Config.Entrypoint; !reflect.DeepEqual(got, []string{ti.cfg.Entrypoint}) {
-				t.Errorf("%s: Entrypoint = %q, want [%s]", ref, got, ti.cfg.Entrypoint)
+			if got := cf.Config.Entrypoint; !reflect.DeepEqual(got, []string{ti.Config.Entrypoint}) {
+				t.Errorf("%s: Entrypoint = %q, want [%s]", ref, got, ti.Config.Entrypoint)
 			}
-			if got := cf.Config.Env; !reflect.DeepEqual(got, ti.cfg.Env) {
-				t.Errorf("%s: Env = %q, want %q", ref, got, ti.cfg.Env)
+			if got := cf.Config.Env; !reflect.DeepEqual(got, ti.Config.Env) {
+				t.Errorf("%s: Env = %q, want %q", ref, got, ti.Config.Env)
 			}
 		}
 	})
@@ -85,7 +86,7 @@ func TestHarnessSmoke(t *testing.T) {
 	})
 
 	t.Run("import tarball", func(t *testing.T) {
-		bin := filepath.Join(h.dir, "bin", "hello")
+		bin := filepath.Join(h.BinDir(), "hello")
 		img, err := imagebuild.Build(bin, imagebuild.Config{Entrypoint: "/hello", User: "65534:65534"})
 		if err != nil {
 			t.Fatal(err)
@@ -122,7 +123,7 @@ func runTask(t *testing.T, ctx context.Context, c *containerd.Client, img contai
 	if err != nil {
 		t.Fatalf("create container: %v", err)
 	}
-	t.Cleanup(func() { _ = deleteContainer(context.WithoutCancel(ctx), ctr) })
+	t.Cleanup(func() { _ = testenv.DeleteContainer(context.WithoutCancel(ctx), ctr) })
 	logPath := filepath.Join(t.TempDir(), id+".log")
 	task, err := ctr.NewTask(ctx, cio.LogFile(logPath))
 	if err != nil {
@@ -156,7 +157,7 @@ func runTask(t *testing.T, ctx context.Context, c *containerd.Client, img contai
 	if _, err := task.Delete(ctx); err != nil {
 		t.Errorf("delete task: %v", err)
 	}
-	if mps, _ := mountsUnder(filepath.Join(h.dir, "state")); len(mps) > 0 {
+	if mps, _ := testenv.MountsUnder(filepath.Join(h.Dir, "state")); len(mps) > 0 {
 		t.Errorf("mounts left after deleting the task: %v", mps)
 	}
 	return logPath

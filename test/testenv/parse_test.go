@@ -1,4 +1,4 @@
-package e2e
+package testenv
 
 import (
 	"net/netip"
@@ -26,7 +26,7 @@ func TestSplitRule(t *testing.T) {
 }
 
 func TestRuleMatches(t *testing.T) {
-	nets := []network{{"fdt12-1", netip.MustParsePrefix("10.199.3.0/24")}}
+	nets := []Network{{"fdt12-1", netip.MustParsePrefix("10.199.3.0/24")}}
 	tests := []struct {
 		rule string
 		want bool
@@ -46,8 +46,8 @@ func TestRuleMatches(t *testing.T) {
 		if len(rules) != 1 {
 			t.Fatalf("parseIptablesSave(%q) gave %d rules", tt.rule, len(rules))
 		}
-		if got := rules[0].matches(nets); got != tt.want {
-			t.Errorf("matches(%q) = %v, want %v", tt.rule, got, tt.want)
+		if got := rules[0].Matches(nets); got != tt.want {
+			t.Errorf("Matches(%q) = %v, want %v", tt.rule, got, tt.want)
 		}
 	}
 }

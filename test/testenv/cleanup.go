@@ -1,4 +1,4 @@
-package e2e
+package testenv
 
 import (
 	"bufio"
@@ -7,8 +7,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -28,11 +28,11 @@ const (
 	cniResultsDir = "/var/lib/cni/results"
 )
 
-// cleanRunDir removes every trace of a harness run: container processes,
+// CleanRunDir removes every trace of a run: container processes,
 // shims and daemons still running from dir, mounts under it, shim sockets,
 // the run's bridges, iptables rules and chains, and dir itself. It works
 // from what is on disk, so it also cleans up after a run that died.
-func cleanRunDir(ctx context.Context, dir string) error {
+func CleanRunDir(ctx context.Context, dir string) error {
 	var errs []error
 	if err := forceDeleteRuncContainers(ctx, dir); err != nil {
 		errs = append(errs, err)
@@ -42,15 +42,15 @@ func cleanRunDir(ctx context.Context, dir string) error {
 	}
 	removeShimSockets(dir)
 	removeNamespaceDirs(dir)
-	removeCNICache(dir)
-	if err := unmountUnder(dir); err != nil {
+	RemoveCNICache(dir)
+	if err := UnmountUnder(dir); err != nil {
 		errs = append(errs, err)
 	}
 	nets, err := readNetworks(filepath.Join(dir, networksFile))
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if err := removeNetworks(ctx, nets); err != nil {
+	if err := RemoveNetworks(ctx, nets); err != nil {
 		errs = append(errs, err)
 	}
 	if err := removeNewCNIChains(ctx, filepath.Join(dir, chainsFile)); err != nil {
@@ -62,27 +62,27 @@ func cleanRunDir(ctx context.Context, dir string) error {
 	return errors.Join(errs...)
 }
 
-// reapStaleRuns cleans up run directories under base whose harness process
-// is gone.
-func reapStaleRuns(ctx context.Context, base string) error {
-	dirs, err := filepath.Glob(filepath.Join(base, runDirPrefix+"*"))
+// ReapStaleRuns cleans up the run directories base/prefix* whose process is
+// gone, noting each on log.
+func ReapStaleRuns(ctx context.Context, base, prefix string, log io.Writer) error {
+	dirs, err := filepath.Glob(filepath.Join(base, prefix+"*"))
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, d := range dirs {
-		if harnessAlive(d) {
+		if ownerAlive(d) {
 			continue
 		}
-		fmt.Fprintf(os.Stderr, "e2e: cleaning up after an earlier run in %s\n", d)
-		errs = append(errs, cleanRunDir(ctx, d))
+		fmt.Fprintf(log, "testenv: cleaning up after an earlier run in %s\n", d)
+		errs = append(errs, CleanRunDir(ctx, d))
 	}
 	return errors.Join(errs...)
 }
 
-// harnessAlive reports whether the harness that created dir may still be
-// running. When in doubt it says yes.
-func harnessAlive(dir string) bool {
+// ownerAlive reports whether the process that created the run directory dir
+// may still be running. When in doubt it says yes.
+func ownerAlive(dir string) bool {
 	b, err := os.ReadFile(filepath.Join(dir, pidFile))
 	if err != nil {
 		// The pid file is written right after the directory is made.
@@ -108,7 +108,7 @@ func forceDeleteRuncContainers(ctx context.Context, dir string) error {
 		}
 		id := filepath.Base(filepath.Dir(st))
 		root := filepath.Dir(filepath.Dir(st))
-		if _, err := run(ctx, "runc", "--root", root, "delete", "--force", id); err != nil {
+		if _, err := Run(ctx, "runc", "--root", root, "delete", "--force", id); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -128,7 +128,7 @@ func killProcsUnder(ctx context.Context, dir string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	err := poll(ctx, func() error {
+	err := Poll(ctx, func() error {
 		if left := procsUnder(dir); len(left) > 0 {
 			return fmt.Errorf("processes %v still running", left)
 		}
@@ -212,9 +212,9 @@ func removeNamespaceDirs(dir string) {
 	}
 }
 
-// removeCNICache removes libcni's cached results for network namespaces
+// RemoveCNICache removes libcni's cached results for network namespaces
 // under dir (each entry records its netns path).
-func removeCNICache(dir string) {
+func RemoveCNICache(dir string) {
 	entries, _ := os.ReadDir(cniResultsDir)
 	for _, e := range entries {
 		p := filepath.Join(cniResultsDir, e.Name())
@@ -224,10 +224,10 @@ func removeCNICache(dir string) {
 	}
 }
 
-// unmountUnder detaches every mount at or below dir, deepest first.
-func unmountUnder(dir string) error {
+// UnmountUnder detaches every mount at or below dir, deepest first.
+func UnmountUnder(dir string) error {
 	for range 5 {
-		mps, err := mountsUnder(dir)
+		mps, err := MountsUnder(dir)
 		if err != nil || len(mps) == 0 {
 			return err
 		}
@@ -238,12 +238,12 @@ func unmountUnder(dir string) error {
 			}
 		}
 	}
-	mps, _ := mountsUnder(dir)
+	mps, _ := MountsUnder(dir)
 	return fmt.Errorf("still mounted under %s: %v", dir, mps)
 }
 
-// mountsUnder lists mount points at or below dir from /proc/self/mountinfo.
-func mountsUnder(dir string) ([]string, error) {
+// MountsUnder lists mount points at or below dir from /proc/self/mountinfo.
+func MountsUnder(dir string) ([]string, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
@@ -278,42 +278,4 @@ func unescapeMountPath(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
-}
-
-func readNetworks(path string) ([]network, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var nets []network
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		bridge, subnet, ok := strings.Cut(line, " ")
-		p, err := netip.ParsePrefix(subnet)
-		if !ok || err != nil {
-			continue
-		}
-		nets = append(nets, network{bridge, p})
-	}
-	return nets, nil
-}
-
-// removeNetworks deletes the bridges and every iptables rule that names
-// them or an address in their subnets, with the CNI chains those rules
-// jumped to.
-func removeNetworks(ctx context.Context, nets []network) error {
-	var errs []error
-	for _, n := range nets {
-		if _, err := os.Stat(filepath.Join("/sys/class/net", n.bridge)); err == nil {
-			if _, err := run(ctx, "ip", "link", "del", "dev", n.bridge); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	if len(nets) > 0 {
-		errs = append(errs, removeIptablesRules(ctx, nets))
-	}
-	return errors.Join(errs...)
 }

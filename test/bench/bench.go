@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/containerd/namespaces"
+
+	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/client"
+	"github.com/funcd/funcd/internal/imagebuild"
+	"github.com/funcd/funcd/test/testenv"
+)
+
+// Where the benchmark's funcd lives: apart from the e2e tests (fdt*,
+// 10.199.X.0/24) and a live install (funcd0, 10.62.0.0/16).
+const (
+	bridge   = "fdbench0"
+	fnName   = "bench"
+	imageTag = "testfn:bench"
+)
+
+var subnet = netip.MustParsePrefix("10.198.250.0/24")
+
+// config is what the flags set.
+type config struct {
+	base     string        // parent of the run directory
+	warmup   time.Duration // wrk run before each measured one
+	duration time.Duration // each measured wrk run
+	idle     time.Duration // after the deploy, before the idle RSS
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.StringVar(&c.base, "tmpdir", "/var/tmp", "where the run directory goes (a disk filesystem, not overlayfs)")
+	fs.DurationVar(&c.warmup, "warmup", time.Second, "warm-up before each measurement (whole seconds)")
+	fs.DurationVar(&c.duration, "duration", 5*time.Second, "each measurement (whole seconds)")
+	fs.DurationVar(&c.idle, "idle", 3*time.Second, "idle time after the deploy before reading funcd's RSS")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if c.warmup < time.Second || c.duration < time.Second {
+		return c, errors.New("-warmup and -duration must be at least 1s")
+	}
+	return c, nil
+}
+
+// run sets up the environment, deploys the function, measures, prints the
+// report and removes everything again.
+func run(ctx context.Context, args []string) (err error) {
+	cfg, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	if why := testenv.MissingPrerequisite(); why != "" {
+		return errors.New(why)
+	}
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return errors.New("needs wrk in PATH (scripts/deps.sh bench installs it)")
+	}
+	env := testenv.New(testenv.Options{
+		Base:   cfg.base,
+		Prefix: "funcd-bench-",
+		Images: []testenv.Image{{Ref: imageTag, Pkg: "test/testfn", Config: imagebuild.Config{Entrypoint: "/testfn"}}},
+		Log:    os.Stderr,
+	})
+	defer func() {
+		if cerr := env.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("clean up: %w", cerr))
+		}
+	}()
+	fmt.Fprintln(os.Stderr, "bench: setting up containerd, registry, images and funcd")
+	if err := env.Setup(ctx); err != nil {
+		return fmt.Errorf("set up: %w", err)
+	}
+	t, err := deploy(ctx, env)
+	if t != nil {
+		defer func() { err = errors.Join(err, t.undeploy(ctx)) }()
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "bench: measuring for about %v\n", cfg.idle+4*(cfg.warmup+cfg.duration))
+	m, err := measure(ctx, cfg, t)
+	if err != nil {
+		return err
+	}
+	report(os.Stdout, cfg, t, m)
+	return nil
+}
+
+// target is the deployed function and the two ways to reach it.
+type target struct {
+	funcd   *testenv.Funcd
+	client  *client.Client
+	image   string
+	through string // http://127.0.0.1:PORT/function/bench
+	direct  string // http://IP:8080/
+}
+
+// deploy starts funcd on the benchmark's network and deploys the function
+// with one replica. A non-nil target is returned whenever funcd started.
+func deploy(ctx context.Context, env *testenv.Env) (*target, error) {
+	if _, err := os.Stat(filepath.Join("/sys/class/net", bridge)); err == nil {
+		return nil, fmt.Errorf("bridge %s exists: is another benchmark running?", bridge)
+	}
+	if overlaps, err := testenv.OverlapsHost(subnet); err != nil || overlaps {
+		return nil, fmt.Errorf("subnet %s is in use on this host (%v)", subnet, err)
+	}
+	f, err := env.StartFuncd(ctx, testenv.FuncdOptions{Bridge: bridge, Subnet: subnet})
+	if err != nil {
+		return nil, err
+	}
+	t := &target{funcd: f, image: env.Registry.Ref(imageTag), through: f.URL + "/function/" + fnName}
+	if t.client, err = f.Client(); err != nil {
+		return t, err
+	}
+	if err := t.client.Deploy(ctx, api.FunctionDeployment{Service: fnName, Image: t.image}); err != nil {
+		return t, fmt.Errorf("deploy %s: %w", fnName, err)
+	}
+	ip, err := replicaIP(ctx, env)
+	if err != nil {
+		return t, err
+	}
+	t.direct = "http://" + ip + ":8080/"
+	for _, url := range []string{t.direct, t.through} {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := testenv.Poll(wctx, func() error { return testenv.HTTPGetOK(wctx, url) })
+		cancel()
+		if err != nil {
+			return t, fmt.Errorf("function not answering: %w", err)
+		}
+	}
+	return t, nil
+}
+
+// replicaIP returns the io.funcd.ip label of the function's one container.
+func replicaIP(ctx context.Context, env *testenv.Env) (string, error) {
+	ctx = namespaces.WithNamespace(ctx, api.DefaultNamespace)
+	ctrs, err := env.Containerd.Client.Containers(ctx, fmt.Sprintf("labels.%q==%q", "io.funcd.function", fnName))
+	if err != nil {
+		return "", fmt.Errorf("list containers: %w", err)
+	}
+	if len(ctrs) != 1 {
+		return "", fmt.Errorf("%d containers labelled io.funcd.function=%s, want 1", len(ctrs), fnName)
+	}
+	labels, err := ctrs[0].Labels(ctx)
+	if err != nil {
+		return "", fmt.Errorf("labels of %s: %w", ctrs[0].ID(), err)
+	}
+	ip, err := netip.ParseAddr(labels["io.funcd.ip"])
+	if err != nil {
+		return "", fmt.Errorf("container %s: label io.funcd.ip: %w", ctrs[0].ID(), err)
+	}
+	return ip.String(), nil
+}
+
+// undeploy removes the function through the API and stops funcd
+// (SIGTERM); what it leaves, Env.Close removes.
+func (t *target) undeploy(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var errs []error
+	if t.client != nil {
+		if err := t.client.Remove(ctx, fnName, ""); err != nil && !errors.Is(err, client.ErrNotFound) {
+			errs = append(errs, fmt.Errorf("remove %s: %w", fnName, err))
+		}
+	}
+	errs = append(errs, t.funcd.Stop())
+	return errors.Join(errs...)
+}
+
+// measurements are the benchmark's figures.
+type measurements struct {
+	direct1, through1, direct32, through32 result
+	idleRSS, loadRSS                       int64 // bytes
+}
+
+// measure reads funcd's idle RSS, runs the four loads (each after a
+// warm-up) and reads the RSS again.
+func measure(ctx context.Context, cfg config, t *target) (measurements, error) {
+	var m measurements
+	select {
+	case <-ctx.Done():
+		return m, ctx.Err()
+	case <-time.After(cfg.idle):
+	}
+	var err error
+	if m.idleRSS, err = vmRSS(t.funcd.PID()); err != nil {
+		return m, err
+	}
+	one := load{threads: 1, conns: 1}
+	many := load{threads: 2, conns: 32}
+	runs := []struct {
+		url string
+		l   load
+		out *result
+	}{
+		{t.direct, one, &m.direct1},
+		{t.through, one, &m.through1},
+		{t.direct, many, &m.direct32},
+		{t.through, many, &m.through32},
+	}
+	for _, r := range runs {
+		r.l.duration = cfg.warmup
+		if _, err := runWrk(ctx, r.url, r.l); err != nil {
+			return m, err
+		}
+		r.l.duration = cfg.duration
+		if *r.out, err = runWrk(ctx, r.url, r.l); err != nil {
+			return m, err
+		}
+	}
+	if m.loadRSS, err = vmRSS(t.funcd.PID()); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+// vmRSS reads VmRSS from /proc/PID/status, in bytes.
+func vmRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("funcd RSS: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(rest) // "12345 kB"
+			if len(f) == 2 && f[1] == "kB" {
+				kb, err := strconv.ParseInt(f[0], 10, 64)
+				if err == nil {
+					return kb << 10, nil
+				}
+			}
+			return 0, fmt.Errorf("funcd RSS: cannot read %q", line)
+		}
+	}
+	return 0, fmt.Errorf("funcd RSS: no VmRSS in /proc/%d/status", pid)
+}
