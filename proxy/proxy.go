@@ -1,8 +1,15 @@
 // Package proxy carries synchronous invocations, /function/NAME[.NS]/PATH,
 // to a ready replica and streams the answer back. It finds the replica
-// through a Resolver (an in-memory table: no containerd call on this path),
-// forwards over one pooled keep-alive transport and adds the OpenFaaS
-// gateway headers (X-Call-Id, X-Start-Time, X-Forwarded-*).
+// through a Resolver (an in-memory table: no containerd call on this path)
+// and adds the OpenFaaS gateway headers (X-Call-Id, X-Start-Time,
+// X-Forwarded-*).
+//
+// Forwarding is done by a small HTTP/1.1 client of its own (forward.go)
+// rather than httputil.ReverseProxy over http.Transport: on a 2-core box the
+// gateway hop is the throughput limit, and Transport's per-connection
+// reader and writer goroutines cost more CPU per request than the function
+// itself. Here one goroutine writes the request and reads the answer on a
+// pooled keep-alive connection.
 //
 // It must not import the provider or the gateway; it declares the little it
 // needs from them.
@@ -10,15 +17,13 @@ package proxy
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
+	"math/rand/v2"
 	"net/http"
-	"net/http/httputil"
 	"strconv"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/funcd/funcd/internal/api"
@@ -53,44 +58,16 @@ type Proxy struct {
 	resolver Resolver
 	cfg      Config
 	log      *slog.Logger
-	rp       *httputil.ReverseProxy
-}
-
-type ctxKey struct{}
-
-// target is what ServeHTTP hands to Rewrite through the request context.
-type target struct {
-	host, path, function string
-	name, ns             string
-	backend              Backend // may be swapped by a retry
+	pool     *pool
 }
 
 // New returns a proxy that resolves functions with r.
 func New(r Resolver, cfg Config, log *slog.Logger) *Proxy {
-	p := &Proxy{resolver: r, cfg: cfg, log: log}
-	p.rp = &httputil.ReverseProxy{
-		Rewrite:       rewrite,
-		Transport:     &retryTransport{base: NewTransport(), resolver: r},
-		FlushInterval: -1,
-		BufferPool:    bufferPool{},
-		ErrorHandler:  p.upstreamError,
-	}
-	return p
+	return &Proxy{resolver: r, cfg: cfg, log: log, pool: newPool(maxIdlePerHost)}
 }
 
-// NewTransport returns the transport tuned for many short requests to a few
-// hosts: a keep-alive pool sized for high concurrency, no compression, no
-// HTTP/2 (functions speak HTTP/1.1).
-func NewTransport() *http.Transport {
-	return &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       90 * time.Second,
-		DisableCompression:    true,
-		ExpectContinueTimeout: time.Second,
-	}
-}
+// Close closes idle upstream connections.
+func (p *Proxy) Close() { p.pool.closeIdle() }
 
 // ServeHTTP forwards one invocation.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -108,58 +85,58 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.resolveError(w, r, name, ns, err)
 		return
 	}
-
+	inv := &invocation{
+		name:    name,
+		ns:      ns,
+		path:    upstreamPath(r),
+		backend: b,
+		start:   strconv.FormatInt(time.Now().UnixNano(), 10),
+	}
+	defer func() {
+		if inv.backend != nil {
+			inv.backend.Release()
+		}
+	}()
 	h := w.Header()
 	if r.Header.Get("X-Call-Id") == "" {
-		id := newCallID()
-		r.Header.Set("X-Call-Id", id)
-		h.Set("X-Call-Id", id)
+		inv.callID = newCallID()
+		h.Set("X-Call-Id", inv.callID)
 	}
-	start := strconv.FormatInt(time.Now().UnixNano(), 10)
-	r.Header.Set("X-Start-Time", start)
-	h.Set("X-Start-Time", start)
+	h.Set("X-Start-Time", inv.start)
 	if p.cfg.ServedBy != "" {
 		h.Set("X-Served-By", p.cfg.ServedBy)
 	}
-	t := &target{host: b.Host(), path: "/" + r.PathValue("rest"), function: name + "." + ns, name: name, ns: ns, backend: b}
-	defer func() {
-		if t.backend != nil {
-			t.backend.Release()
-		}
-	}()
-	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ctxKey{}, t)))
+	p.forward(ctx, w, r, inv)
 }
 
-func rewrite(pr *httputil.ProxyRequest) {
-	t := pr.In.Context().Value(ctxKey{}).(*target)
-	u := pr.Out.URL
-	u.Scheme = "http"
-	u.Host = t.host
-	u.Path = t.path
-	u.RawPath = ""
-	// ReverseProxy re-encodes queries it cannot parse (dropping pairs with
-	// ';'); OpenFaaS passes the query through untouched.
-	u.RawQuery = pr.In.URL.RawQuery
-	pr.Out.Host = ""
-	// ReverseProxy drops Forwarded and X-Forwarded-* before Rewrite;
-	// OpenFaaS keeps the caller's values and only fills them in when absent.
-	in, out := pr.In.Header, pr.Out.Header
-	for _, h := range forwardedHeaders {
-		if v, ok := in[h]; ok {
-			out[h] = v
-		}
-	}
-	if _, ok := out["X-Forwarded-For"]; !ok {
-		out.Set("X-Forwarded-For", pr.In.RemoteAddr)
-	}
-	if _, ok := out["X-Forwarded-Host"]; !ok {
-		out.Set("X-Forwarded-Host", pr.In.Host)
-	}
+// invocation is one request on its way to a replica.
+type invocation struct {
+	name, ns string
+	path     string  // escaped path and query for the request line
+	backend  Backend // may be swapped when a replica refuses
+	callID   string  // generated here, or "" when the caller sent one
+	start    string  // X-Start-Time
 }
 
-// forwardedHeaders are the caller's headers ReverseProxy strips and
-// OpenFaaS passes on.
-var forwardedHeaders = [...]string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded"}
+func (inv *invocation) function() string { return inv.name + "." + inv.ns }
+
+// upstreamPath is the request's path below /function/NAME, as the caller
+// encoded it, with the raw query: "/function/f/a%2Fb?x=1" → "/a%2Fb?x=1".
+func upstreamPath(r *http.Request) string {
+	rest := ""
+	if seg, ok := strings.CutPrefix(r.URL.EscapedPath(), "/function/"); ok {
+		if i := strings.IndexByte(seg, '/'); i >= 0 {
+			rest = seg[i:]
+		}
+	}
+	if rest == "" {
+		rest = "/"
+	}
+	if r.URL.RawQuery != "" {
+		rest += "?" + r.URL.RawQuery
+	}
+	return rest
+}
 
 func (p *Proxy) resolveError(w http.ResponseWriter, r *http.Request, name, ns string, err error) {
 	switch {
@@ -177,18 +154,19 @@ func (p *Proxy) resolveError(w http.ResponseWriter, r *http.Request, name, ns st
 	}
 }
 
-func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
-	t := r.Context().Value(ctxKey{}).(*target)
+// upstreamError answers a failure that happened before any of the
+// function's response was written.
+func (p *Proxy) upstreamError(ctx context.Context, w http.ResponseWriter, r *http.Request, inv *invocation, err error) {
 	switch {
-	case r.Context().Err() != nil && errors.Is(r.Context().Err(), context.DeadlineExceeded):
-		internal(w)
-		http.Error(w, fmt.Sprintf("function %s did not answer within %s", t.function, p.cfg.Timeout), http.StatusGatewayTimeout)
 	case r.Context().Err() != nil:
 		// Client gone.
-	default:
-		p.log.Warn("invoke", "function", t.function, "replica", t.host, "err", err)
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		internal(w)
-		http.Error(w, "Can't reach service for: "+t.function+".", http.StatusBadGateway)
+		http.Error(w, fmt.Sprintf("function %s did not answer within %s", inv.function(), p.cfg.Timeout), http.StatusGatewayTimeout)
+	default:
+		p.log.Warn("invoke", "function", inv.function(), "err", err)
+		internal(w)
+		http.Error(w, "Can't reach service for: "+inv.function()+".", http.StatusBadGateway)
 	}
 }
 
@@ -209,10 +187,14 @@ func validRouteName(s string) bool {
 	return true
 }
 
-// newCallID returns a random (version 4) UUID.
+// newCallID returns a random (version 4) UUID. Call ids need to be unique,
+// not secret, so the runtime's fast generator serves.
 func newCallID() string {
 	var b [16]byte
-	_, _ = rand.Read(b[:])
+	hi, lo := rand.Uint64(), rand.Uint64()
+	for i := range 8 {
+		b[i], b[8+i] = byte(hi>>(8*i)), byte(lo>>(8*i))
+	}
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	const hex = "0123456789abcdef"
@@ -228,11 +210,3 @@ func newCallID() string {
 	}
 	return string(s[:])
 }
-
-// bufferPool recycles the 32 KiB copy buffers ReverseProxy uses.
-type bufferPool struct{}
-
-var buffers = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}
-
-func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
-func (bufferPool) Put(b []byte) { buffers.Put(&b) }

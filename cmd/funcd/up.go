@@ -97,6 +97,7 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 
 	release := api.VersionInfo{Release: version, SHA: commit}
 	invoke := proxy.New(resolver{prov}, proxy.Config{Timeout: cfg.Timeout, ServedBy: "funcd/" + version}, log.With("component", "proxy"))
+	defer invoke.Close()
 	gw := gateway.New(prov, invoke, gateway.Config{Credentials: creds, Version: release}, log.With("component", "gateway"))
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -1,0 +1,111 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"sync"
+	"time"
+)
+
+// conn is one keep-alive connection to a replica.
+type conn struct {
+	nc   net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	host string
+	stop func() bool // ends the deadline watch of the current request
+}
+
+// watch makes the connection fail as soon as ctx ends.
+func (c *conn) watch(ctx context.Context) {
+	c.stop = context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
+}
+
+// unwatch ends the watch; it returns an error when ctx had already ended
+// (the connection's deadline is then in the past and it cannot be reused).
+func (c *conn) unwatch() error {
+	if c.stop != nil && !c.stop() {
+		return context.Canceled
+	}
+	c.stop = nil
+	return nil
+}
+
+func (c *conn) close() {
+	if c.stop != nil {
+		c.stop()
+	}
+	c.nc.Close()
+}
+
+// pool keeps idle connections per replica address.
+type pool struct {
+	max    int
+	dialer net.Dialer
+
+	mu   sync.Mutex
+	idle map[string][]*conn
+}
+
+func newPool(max int) *pool {
+	return &pool{
+		max:    max,
+		dialer: net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second},
+		idle:   map[string][]*conn{},
+	}
+}
+
+// get returns an idle connection to host that is still open, or dials a
+// new one. reused says which.
+func (p *pool) get(ctx context.Context, host string) (c *conn, reused bool, err error) {
+	for {
+		p.mu.Lock()
+		list := p.idle[host]
+		if n := len(list); n > 0 {
+			c = list[n-1]
+			list[n-1] = nil
+			p.idle[host] = list[:n-1]
+		}
+		p.mu.Unlock()
+		if c == nil {
+			break
+		}
+		if c.br.Buffered() == 0 && open(c.nc) {
+			return c, true, nil
+		}
+		c.close()
+		c = nil
+	}
+	nc, err := p.dialer.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return nil, false, err
+	}
+	return &conn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10), host: host}, false, nil
+}
+
+// put returns c to the pool, or closes it when the pool is full.
+func (p *pool) put(c *conn) {
+	p.mu.Lock()
+	if len(p.idle[c.host]) < p.max {
+		p.idle[c.host] = append(p.idle[c.host], c)
+		c = nil
+	}
+	p.mu.Unlock()
+	if c != nil {
+		c.close()
+	}
+}
+
+// closeIdle closes every idle connection.
+func (p *pool) closeIdle() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = map[string][]*conn{}
+	p.mu.Unlock()
+	for _, list := range idle {
+		for _, c := range list {
+			c.close()
+		}
+	}
+}
