@@ -233,6 +233,20 @@ type Backend interface {
 	Release()
 }
 
+// Pick returns the ready replica of name.ns with the fewest requests in
+// flight, or nil when none is ready. It never waits: it is the invocation
+// hot path.
+func (p *Provider) Pick(name, ns string) (Backend, error) {
+	f := p.get(key{ns, name})
+	if f == nil {
+		return nil, fmt.Errorf("function %s.%s: %w", name, ns, ErrNotFound)
+	}
+	if r := f.eps.pick(); r != nil {
+		return r, nil
+	}
+	return nil, nil
+}
+
 // Resolve picks a ready replica of name.ns with the fewest requests in
 // flight, waiting until ctx ends if none is ready yet (a replica restarting
 // or starting). Unknown functions answer ErrNotFound at once.

@@ -26,14 +26,15 @@ const maxRetries = 5
 // connection (nothing sent) is retried on a replica resolved afresh; a
 // pooled connection the function had closed is retried on a new one when
 // nothing of the request body was consumed.
-func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, inv *invocation) {
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, inv *invocation) {
+	ctx := r.Context()
 	body := &countingBody{r: r.Body}
 	delay := 2 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		c, reused, err := p.pool.get(ctx, inv.backend.Host())
+		c, reused, err := p.pool.get(ctx, inv.backend.Host(), inv.deadline)
 		if err != nil {
 			if !refused(err) || attempt > maxRetries || !p.reresolve(ctx, inv, &delay) {
-				p.upstreamError(ctx, w, r, inv, err)
+				p.upstreamError(w, r, inv, err)
 				return
 			}
 			continue
@@ -44,7 +45,7 @@ func (p *Proxy) forward(ctx context.Context, w http.ResponseWriter, r *http.Requ
 			if reused && body.n == 0 && ctx.Err() == nil && attempt <= maxRetries {
 				continue // the function closed an idle connection; try a fresh one
 			}
-			p.upstreamError(ctx, w, r, inv, err)
+			p.upstreamError(w, r, inv, err)
 			return
 		}
 		p.copyResponse(ctx, w, c, resp)
@@ -63,6 +64,8 @@ func (p *Proxy) reresolve(ctx context.Context, inv *invocation, delay *time.Dura
 	*delay = min(*delay*2, 100*time.Millisecond)
 	inv.backend.Release()
 	inv.backend = nil
+	ctx, cancel := context.WithDeadline(ctx, inv.deadline)
+	defer cancel()
 	b, err := p.resolver.Resolve(ctx, inv.name, inv.ns)
 	if err != nil {
 		return false
@@ -72,9 +75,10 @@ func (p *Proxy) reresolve(ctx context.Context, inv *invocation, delay *time.Dura
 }
 
 // roundTrip writes the request on c and reads the response head. The
-// connection's deadline follows ctx (the invocation timeout, or the caller
-// going away).
+// connection fails at the invocation's deadline, or as soon as the caller
+// goes away (ctx).
 func roundTrip(ctx context.Context, c *conn, r *http.Request, inv *invocation, body *countingBody) (*http.Response, error) {
+	c.nc.SetDeadline(inv.deadline)
 	c.watch(ctx)
 	if err := writeRequest(c.bw, r, inv, body); err != nil {
 		return nil, err

@@ -58,7 +58,7 @@ func newPool(max int) *pool {
 
 // get returns an idle connection to host that is still open, or dials a
 // new one. reused says which.
-func (p *pool) get(ctx context.Context, host string) (c *conn, reused bool, err error) {
+func (p *pool) get(ctx context.Context, host string, deadline time.Time) (c *conn, reused bool, err error) {
 	for {
 		p.mu.Lock()
 		list := p.idle[host]
@@ -77,7 +77,9 @@ func (p *pool) get(ctx context.Context, host string) (c *conn, reused bool, err 
 		c.close()
 		c = nil
 	}
-	nc, err := p.dialer.DialContext(ctx, "tcp", host)
+	d := p.dialer
+	d.Deadline = deadline
+	nc, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
 		return nil, false, err
 	}

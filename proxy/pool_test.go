@@ -27,7 +27,7 @@ func TestPoolDetectsClosedConnection(t *testing.T) {
 		}
 	}()
 	p := newPool(4)
-	c, reused, err := p.get(context.Background(), ln.Addr().String())
+	c, reused, err := p.get(context.Background(), ln.Addr().String(), time.Now().Add(time.Minute))
 	if err != nil || reused {
 		t.Fatalf("get = %v, reused %v; want a new connection", err, reused)
 	}
@@ -50,7 +50,7 @@ func TestPoolDetectsClosedConnection(t *testing.T) {
 			io.Copy(io.Discard, c)
 		}
 	}()
-	c2, reused, err := p.get(context.Background(), ln.Addr().String())
+	c2, reused, err := p.get(context.Background(), ln.Addr().String(), time.Now().Add(time.Minute))
 	if err != nil || reused || c2 == c {
 		t.Errorf("get after the peer closed = %v, reused %v; want a fresh connection", err, reused)
 	}

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -35,9 +36,13 @@ type Backend interface {
 	Release()     // the request is done
 }
 
-// Resolver finds a ready replica, waiting for one until ctx ends. It
-// returns an error matching ErrNotFound for unknown functions.
+// Resolver finds ready replicas. Both methods return an error matching
+// ErrNotFound for unknown functions.
 type Resolver interface {
+	// Pick returns a ready replica without waiting, or nil when none is
+	// ready. It is the hot path.
+	Pick(name, namespace string) (Backend, error)
+	// Resolve waits until a replica is ready or ctx ends.
 	Resolve(ctx context.Context, name, namespace string) (Backend, error)
 }
 
@@ -53,7 +58,7 @@ type Config struct {
 	ServedBy string
 }
 
-// Proxy is an http.Handler for /function/{name} and /function/{name}/{rest...}.
+// Proxy is an http.Handler for /function/NAME[.NS][/PATH...].
 type Proxy struct {
 	resolver Resolver
 	cfg      Config
@@ -71,26 +76,31 @@ func (p *Proxy) Close() { p.pool.closeIdle() }
 
 // ServeHTTP forwards one invocation.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	full := r.PathValue("name")
+	full := functionName(r.URL.Path)
 	if !validRouteName(full) {
 		http.NotFound(w, r)
 		return
 	}
 	name, ns := api.SplitName(full)
-	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.Timeout)
-	defer cancel()
-
-	b, err := p.resolver.Resolve(ctx, name, ns)
+	deadline := time.Now().Add(p.cfg.Timeout)
+	b, err := p.resolver.Pick(name, ns)
+	if err == nil && b == nil {
+		// No replica is ready: wait for one, within the same budget.
+		ctx, cancel := context.WithDeadline(r.Context(), deadline)
+		b, err = p.resolver.Resolve(ctx, name, ns)
+		cancel()
+	}
 	if err != nil {
 		p.resolveError(w, r, name, ns, err)
 		return
 	}
 	inv := &invocation{
-		name:    name,
-		ns:      ns,
-		path:    upstreamPath(r),
-		backend: b,
-		start:   strconv.FormatInt(time.Now().UnixNano(), 10),
+		name:     name,
+		ns:       ns,
+		path:     upstreamPath(r),
+		backend:  b,
+		deadline: deadline,
+		start:    strconv.FormatInt(time.Now().UnixNano(), 10),
 	}
 	defer func() {
 		if inv.backend != nil {
@@ -106,19 +116,32 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p.cfg.ServedBy != "" {
 		h.Set("X-Served-By", p.cfg.ServedBy)
 	}
-	p.forward(ctx, w, r, inv)
+	p.forward(w, r, inv)
 }
 
 // invocation is one request on its way to a replica.
 type invocation struct {
 	name, ns string
-	path     string  // escaped path and query for the request line
-	backend  Backend // may be swapped when a replica refuses
-	callID   string  // generated here, or "" when the caller sent one
-	start    string  // X-Start-Time
+	path     string    // escaped path and query for the request line
+	backend  Backend   // may be swapped when a replica refuses
+	callID   string    // generated here, or "" when the caller sent one
+	start    string    // X-Start-Time
+	deadline time.Time // the whole invocation's
 }
 
 func (inv *invocation) function() string { return inv.name + "." + inv.ns }
+
+// functionName returns NAME[.NS] from /function/NAME[.NS][/...], or "".
+func functionName(path string) string {
+	rest, ok := strings.CutPrefix(path, "/function/")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
+}
 
 // upstreamPath is the request's path below /function/NAME, as the caller
 // encoded it, with the raw query: "/function/f/a%2Fb?x=1" → "/a%2Fb?x=1".
@@ -156,11 +179,11 @@ func (p *Proxy) resolveError(w http.ResponseWriter, r *http.Request, name, ns st
 
 // upstreamError answers a failure that happened before any of the
 // function's response was written.
-func (p *Proxy) upstreamError(ctx context.Context, w http.ResponseWriter, r *http.Request, inv *invocation, err error) {
+func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, inv *invocation, err error) {
 	switch {
 	case r.Context().Err() != nil:
 		// Client gone.
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
 		internal(w)
 		http.Error(w, fmt.Sprintf("function %s did not answer within %s", inv.function(), p.cfg.Timeout), http.StatusGatewayTimeout)
 	default:

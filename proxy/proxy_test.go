@@ -61,6 +61,17 @@ func (r *fakeResolver) Resolve(ctx context.Context, name, ns string) (Backend, e
 	return b, nil
 }
 
+// Pick is Resolve without waiting: a blocked function has no replica yet.
+func (r *fakeResolver) Pick(name, ns string) (Backend, error) {
+	if r.block[name+"."+ns] {
+		r.mu.Lock()
+		r.asked = append(r.asked, name+"|"+ns)
+		r.mu.Unlock()
+		return nil, nil
+	}
+	return r.Resolve(context.Background(), name, ns)
+}
+
 func (r *fakeResolver) lastAsked() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -34,6 +34,10 @@ func (r *flakyResolver) Resolve(ctx context.Context, name, ns string) (Backend, 
 	return b, nil
 }
 
+func (r *flakyResolver) Pick(name, ns string) (Backend, error) {
+	return r.Resolve(context.Background(), name, ns)
+}
+
 func TestRetryRefusedConnection(t *testing.T) {
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)

@@ -138,13 +138,20 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 // resolver adapts the provider to the proxy's interface.
 type resolver struct{ p *provider.Provider }
 
+func (r resolver) Pick(name, ns string) (proxy.Backend, error) {
+	return backend(r.p.Pick(name, ns))
+}
+
 func (r resolver) Resolve(ctx context.Context, name, ns string) (proxy.Backend, error) {
-	b, err := r.p.Resolve(ctx, name, ns)
+	return backend(r.p.Resolve(ctx, name, ns))
+}
+
+func backend(b provider.Backend, err error) (proxy.Backend, error) {
 	if errors.Is(err, provider.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %v", proxy.ErrNotFound, err)
 	}
-	if err != nil {
-		return nil, err
+	if err != nil || b == nil {
+		return nil, err // a nil provider.Backend must not become a non-nil interface
 	}
 	return b, nil
 }

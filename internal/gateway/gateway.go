@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"strings"
 
 	"github.com/funcd/funcd/internal/api"
 	"github.com/funcd/funcd/internal/basicauth"
@@ -45,16 +46,17 @@ type Config struct {
 
 // Gateway routes requests.
 type Gateway struct {
-	fns Functions
-	cfg Config
-	log *slog.Logger
-	mux *http.ServeMux
+	fns    Functions
+	invoke http.Handler
+	cfg    Config
+	log    *slog.Logger
+	mux    *http.ServeMux
 }
 
 // New returns the gateway's handler. invoke serves /function/{name} and
 // /function/{name}/{rest...}.
 func New(fns Functions, invoke http.Handler, cfg Config, log *slog.Logger) *Gateway {
-	g := &Gateway{fns: fns, cfg: cfg, log: log, mux: http.NewServeMux()}
+	g := &Gateway{fns: fns, invoke: invoke, cfg: cfg, log: log, mux: http.NewServeMux()}
 	auth := func(h http.HandlerFunc) http.Handler { return basicauth.Require(cfg.Credentials, h) }
 
 	g.mux.Handle("GET /system/functions", auth(g.list))
@@ -66,12 +68,18 @@ func New(fns Functions, invoke http.Handler, cfg Config, log *slog.Logger) *Gate
 	g.mux.Handle("GET /system/info", auth(g.info))
 	g.mux.Handle("GET /system/namespaces", auth(g.namespaces))
 	g.mux.HandleFunc("GET /healthz", healthz)
-	g.mux.Handle("/function/{name}", invoke)
-	g.mux.Handle("/function/{name}/{rest...}", invoke)
 	return g
 }
 
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
+// ServeHTTP sends invocations straight to the proxy (the hot path skips
+// the router) and everything else through the router.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/function/") {
+		g.invoke.ServeHTTP(w, r)
+		return
+	}
+	g.mux.ServeHTTP(w, r)
+}
 
 func healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -114,7 +114,8 @@ var creds = basicauth.Credentials{User: "admin", Password: "s3cret-pw"}
 // invoked stands in for the proxy.
 var invoked = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Seen-Authorization", r.Header.Get("Authorization"))
-	_, _ = io.WriteString(w, "invoked "+r.PathValue("name")+" /"+r.PathValue("rest"))
+	name, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/function/"), "/")
+	_, _ = io.WriteString(w, "invoked "+name+" /"+rest)
 })
 
 type env struct {

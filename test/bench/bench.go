@@ -24,9 +24,13 @@ import (
 // Where the benchmark's funcd lives: apart from the e2e tests (fdt*,
 // 10.199.X.0/24) and a live install (funcd0, 10.62.0.0/16).
 const (
-	bridge   = "fdbench0"
-	fnName   = "bench"
-	imageTag = "testfn:bench"
+	bridge = "fdbench0"
+	fnName = "bench"
+	// benchPath is testfn's static answer ("ok"): the function's own work
+	// is then the same whether the gateway's headers reach it or not, as
+	// for the static Go server of shared/reference/performance.md.
+	benchPath = "/ok"
+	imageTag  = "testfn:bench"
 )
 
 var subnet = netip.MustParsePrefix("10.198.250.0/24")
@@ -104,8 +108,8 @@ type target struct {
 	funcd   *testenv.Funcd
 	client  *client.Client
 	image   string
-	through string // http://127.0.0.1:PORT/function/bench
-	direct  string // http://IP:8080/
+	through string // http://127.0.0.1:PORT/function/bench/ok
+	direct  string // http://IP:8080/ok
 }
 
 // deploy starts funcd on the benchmark's network and deploys the function
@@ -121,7 +125,7 @@ func deploy(ctx context.Context, env *testenv.Env) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &target{funcd: f, image: env.Registry.Ref(imageTag), through: f.URL + "/function/" + fnName}
+	t := &target{funcd: f, image: env.Registry.Ref(imageTag), through: f.URL + "/function/" + fnName + benchPath}
 	if t.client, err = f.Client(); err != nil {
 		return t, err
 	}
@@ -132,7 +136,7 @@ func deploy(ctx context.Context, env *testenv.Env) (*target, error) {
 	if err != nil {
 		return t, err
 	}
-	t.direct = "http://" + ip + ":8080/"
+	t.direct = "http://" + ip + ":8080" + benchPath
 	for _, url := range []string{t.direct, t.through} {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := testenv.Poll(wctx, func() error { return testenv.HTTPGetOK(wctx, url) })

@@ -18,7 +18,7 @@ const (
 // report prints the figures, then each target with PASS or MISS.
 func report(w io.Writer, cfg config, t *target, m measurements) {
 	fmt.Fprintf(w, "funcd warm invocation benchmark: %d CPUs, wrk %v per run after %v of warm-up\n", runtime.NumCPU(), cfg.duration, cfg.warmup)
-	fmt.Fprintf(w, "function %s: test/testfn \"/\" (JSON echo), image %s\n", fnName, t.image)
+	fmt.Fprintf(w, "function %s: test/testfn %q (static \"ok\"), image %s\n", fnName, benchPath, t.image)
 	fmt.Fprintf(w, "  through funcd: %s\n  direct:        %s\n\n", t.through, t.direct)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

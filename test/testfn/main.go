@@ -39,6 +39,7 @@ func main() {
 	exitCode := make(chan int, 1)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", echo)
+	mux.HandleFunc("/ok", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }) // static, for benchmarks
 	mux.HandleFunc("/env", env)
 	mux.HandleFunc("/file", file)
 	mux.HandleFunc("/sleep", sleep)
