@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -64,15 +65,24 @@ type Proxy struct {
 	cfg      Config
 	log      *slog.Logger
 	pool     *pool
+	relays   relays
 }
 
 // New returns a proxy that resolves functions with r.
 func New(r Resolver, cfg Config, log *slog.Logger) *Proxy {
-	return &Proxy{resolver: r, cfg: cfg, log: log, pool: newPool(maxIdlePerHost)}
+	p := &Proxy{resolver: r, cfg: cfg, log: log, pool: newPool(maxIdlePerHost)}
+	p.relays.handoff = newHandoffListener(&net.TCPAddr{})
+	return p
 }
 
-// Close closes idle upstream connections.
-func (p *Proxy) Close() { p.pool.closeIdle() }
+// Close ends the relays (idle ones at once, busy ones after their current
+// answer), stops handing connections back and closes idle upstream
+// connections. Call it after the http.Server has shut down.
+func (p *Proxy) Close() {
+	p.relays.close()
+	p.relays.handoff.Close()
+	p.pool.closeIdle()
+}
 
 // ServeHTTP forwards one invocation.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -116,6 +126,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p.cfg.ServedBy != "" {
 		h.Set("X-Served-By", p.cfg.ServedBy)
 	}
+	if p.hijack(w, r, inv) {
+		inv.backend = nil // the relay owns it now
+		return
+	}
 	p.forward(w, r, inv)
 }
 
@@ -124,6 +138,7 @@ type invocation struct {
 	name, ns string
 	path     string    // escaped path and query for the request line
 	backend  Backend   // may be swapped when a replica refuses
+	fail     *failure  // set when the relay could not resolve the function
 	callID   string    // generated here, or "" when the caller sent one
 	start    string    // X-Start-Time
 	deadline time.Time // the whole invocation's
@@ -161,39 +176,60 @@ func upstreamPath(r *http.Request) string {
 	return rest
 }
 
-func (p *Proxy) resolveError(w http.ResponseWriter, r *http.Request, name, ns string, err error) {
+// failure is a platform-generated answer: status, text, and whether it
+// carries X-OpenFaaS-Internal. A zero code means nobody is listening.
+type failure struct {
+	code     int
+	msg      string
+	internal bool
+}
+
+// resolveFailure classifies a failed Pick or Resolve.
+func (p *Proxy) resolveFailure(ctx context.Context, name, ns string, err error) failure {
 	switch {
 	case errors.Is(err, ErrNotFound):
-		http.Error(w, fmt.Sprintf("error finding function %s.%s: function not found", name, ns), http.StatusNotFound)
+		return failure{http.StatusNotFound, fmt.Sprintf("error finding function %s.%s: function not found", name, ns), false}
 	case errors.Is(err, context.DeadlineExceeded):
-		internal(w)
-		http.Error(w, fmt.Sprintf("No endpoints available for: %s.%s: no replica became ready within %s", name, ns, p.cfg.Timeout), http.StatusGatewayTimeout)
-	case r.Context().Err() != nil:
-		// The client went away while we waited; nobody reads an answer.
+		return failure{http.StatusGatewayTimeout, fmt.Sprintf("No endpoints available for: %s.%s: no replica became ready within %s", name, ns, p.cfg.Timeout), true}
+	case ctx.Err() != nil:
+		return failure{} // the client went away while we waited
 	default:
 		p.log.Error("resolve function", "function", name+"."+ns, "err", err)
-		internal(w)
-		http.Error(w, "No endpoints available for: "+name+"."+ns, http.StatusServiceUnavailable)
+		return failure{http.StatusServiceUnavailable, "No endpoints available for: " + name + "." + ns, true}
 	}
 }
 
-// upstreamError answers a failure that happened before any of the
-// function's response was written.
-func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, inv *invocation, err error) {
+// upstreamFailure classifies a failure before any of the function's
+// answer was written.
+func (p *Proxy) upstreamFailure(ctx context.Context, inv *invocation, err error) failure {
 	switch {
-	case r.Context().Err() != nil:
-		// Client gone.
+	case ctx.Err() != nil:
+		return failure{}
 	case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
-		internal(w)
-		http.Error(w, fmt.Sprintf("function %s did not answer within %s", inv.function(), p.cfg.Timeout), http.StatusGatewayTimeout)
+		return failure{http.StatusGatewayTimeout, fmt.Sprintf("function %s did not answer within %s", inv.function(), p.cfg.Timeout), true}
 	default:
 		p.log.Warn("invoke", "function", inv.function(), "err", err)
-		internal(w)
-		http.Error(w, "Can't reach service for: "+inv.function()+".", http.StatusBadGateway)
+		return failure{http.StatusBadGateway, "Can't reach service for: " + inv.function() + ".", true}
 	}
 }
 
-func internal(w http.ResponseWriter) { w.Header().Set("X-OpenFaaS-Internal", "proxy") }
+func (f failure) write(w http.ResponseWriter) {
+	if f.code == 0 {
+		return
+	}
+	if f.internal {
+		w.Header().Set("X-OpenFaaS-Internal", "proxy")
+	}
+	http.Error(w, f.msg, f.code)
+}
+
+func (p *Proxy) resolveError(w http.ResponseWriter, r *http.Request, name, ns string, err error) {
+	p.resolveFailure(r.Context(), name, ns, err).write(w)
+}
+
+func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, inv *invocation, err error) {
+	p.upstreamFailure(r.Context(), inv, err).write(w)
+}
 
 // validRouteName reports whether s uses only the characters OpenFaaS
 // routes accept: -a-zA-Z_0-9.

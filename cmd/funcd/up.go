@@ -115,6 +115,9 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	// Connections the proxy took over for invocations come back here when
+	// they carry anything else.
+	go func() { _ = srv.Serve(invoke.Handoff()) }()
 	log.Info("funcd is up", "listen", ln.Addr().String(), "state_dir", cfg.StateDir, "version", version)
 	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		log.Warn("notify systemd", "err", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +42,7 @@ type config struct {
 	base     string        // parent of the run directory
 	warmup   time.Duration // wrk run before each measured one
 	duration time.Duration // each measured wrk run
+	rounds   int           // alternating direct/through runs per load; the median is reported
 	idle     time.Duration // after the deploy, before the idle RSS
 }
 
@@ -48,13 +51,14 @@ func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&c.base, "tmpdir", "/var/tmp", "where the run directory goes (a disk filesystem, not overlayfs)")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "warm-up before each measurement (whole seconds)")
-	fs.DurationVar(&c.duration, "duration", 5*time.Second, "each measurement (whole seconds)")
+	fs.DurationVar(&c.duration, "duration", 4*time.Second, "each measurement (whole seconds)")
+	fs.IntVar(&c.rounds, "rounds", 3, "alternating direct/through runs per load; the run with the median req/s is reported")
 	fs.DurationVar(&c.idle, "idle", 3*time.Second, "idle time after the deploy before reading funcd's RSS")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	if c.warmup < time.Second || c.duration < time.Second {
-		return c, errors.New("-warmup and -duration must be at least 1s")
+	if c.warmup < time.Second || c.duration < time.Second || c.rounds < 1 {
+		return c, errors.New("-warmup and -duration must be at least 1s, -rounds at least 1")
 	}
 	return c, nil
 }
@@ -94,7 +98,7 @@ func run(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "bench: measuring for about %v\n", cfg.idle+4*(cfg.warmup+cfg.duration))
+	fmt.Fprintf(os.Stderr, "bench: measuring for about %v\n", cfg.idle+time.Duration(4*cfg.rounds)*(cfg.warmup+cfg.duration))
 	m, err := measure(ctx, cfg, t)
 	if err != nil {
 		return err
@@ -205,25 +209,25 @@ func measure(ctx context.Context, cfg config, t *target) (measurements, error) {
 	}
 	one := load{threads: 1, conns: 1}
 	many := load{threads: 2, conns: 32}
-	runs := []struct {
-		url string
-		l   load
-		out *result
-	}{
-		{t.direct, one, &m.direct1},
-		{t.through, one, &m.through1},
-		{t.direct, many, &m.direct32},
-		{t.through, many, &m.through32},
-	}
-	for _, r := range runs {
-		r.l.duration = cfg.warmup
-		if _, err := runWrk(ctx, r.url, r.l); err != nil {
-			return m, err
+	// Direct and through runs alternate, and each figure is the median of
+	// its rounds: the machine's own drift then weighs on both sides alike.
+	for _, l := range []struct {
+		load            load
+		direct, through *result
+	}{{one, &m.direct1, &m.through1}, {many, &m.direct32, &m.through32}} {
+		var direct, through []result
+		for range cfg.rounds {
+			d, err := warmRun(ctx, cfg, t.direct, l.load)
+			if err != nil {
+				return m, err
+			}
+			th, err := warmRun(ctx, cfg, t.through, l.load)
+			if err != nil {
+				return m, err
+			}
+			direct, through = append(direct, d), append(through, th)
 		}
-		r.l.duration = cfg.duration
-		if *r.out, err = runWrk(ctx, r.url, r.l); err != nil {
-			return m, err
-		}
+		*l.direct, *l.through = median(direct), median(through)
 	}
 	if m.loadRSS, err = vmRSS(t.funcd.PID()); err != nil {
 		return m, err
@@ -232,6 +236,23 @@ func measure(ctx context.Context, cfg config, t *target) (measurements, error) {
 }
 
 // vmRSS reads VmRSS from /proc/PID/status, in bytes.
+// warmRun runs wrk for the warm-up, then for the measurement.
+func warmRun(ctx context.Context, cfg config, url string, l load) (result, error) {
+	l.duration = cfg.warmup
+	if _, err := runWrk(ctx, url, l); err != nil {
+		return result{}, err
+	}
+	l.duration = cfg.duration
+	return runWrk(ctx, url, l)
+}
+
+// median returns the run with the median throughput.
+func median(rs []result) result {
+	s := slices.Clone(rs)
+	slices.SortFunc(s, func(a, b result) int { return cmp.Compare(a.rps, b.rps) })
+	return s[len(s)/2]
+}
+
 func vmRSS(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

@@ -17,7 +17,7 @@ const (
 
 // report prints the figures, then each target with PASS or MISS.
 func report(w io.Writer, cfg config, t *target, m measurements) {
-	fmt.Fprintf(w, "funcd warm invocation benchmark: %d CPUs, wrk %v per run after %v of warm-up\n", runtime.NumCPU(), cfg.duration, cfg.warmup)
+	fmt.Fprintf(w, "funcd warm invocation benchmark: %d CPUs, wrk %v per run after %v of warm-up, median of %d alternating rounds\n", runtime.NumCPU(), cfg.duration, cfg.warmup, cfg.rounds)
 	fmt.Fprintf(w, "function %s: test/testfn %q (static \"ok\"), image %s\n", fnName, benchPath, t.image)
 	fmt.Fprintf(w, "  through funcd: %s\n  direct:        %s\n\n", t.through, t.direct)
 

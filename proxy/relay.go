@@ -1,0 +1,462 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/funcd/funcd/internal/api"
+)
+
+// The relay: once a caller's keep-alive connection carries an invocation,
+// the proxy takes the connection over from net/http (Hijack) and serves the
+// invocations that follow on it itself, writing the function's answer
+// straight to the socket. This skips net/http's per-request machinery (the
+// background reader goroutine, the response writer, header sorting) that
+// made up most of the gateway's cost. A request on that connection that is
+// not an invocation is handed back, unread, to the http.Server through
+// Handoff, so /system calls and the UI keep their ordinary path.
+
+// Relay timeouts, as the http.Server's.
+const (
+	relayIdleTimeout   = 2 * time.Minute
+	relayHeaderTimeout = 10 * time.Second
+	maxDrainBytes      = 256 << 10
+)
+
+// relays tracks hijacked connections so Close can end them.
+type relays struct {
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	closing bool
+	handoff *handoffListener
+}
+
+func (rs *relays) add(nc net.Conn) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.closing {
+		return false
+	}
+	if rs.conns == nil {
+		rs.conns = map[net.Conn]struct{}{}
+	}
+	rs.conns[nc] = struct{}{}
+	return true
+}
+
+func (rs *relays) remove(nc net.Conn) {
+	rs.mu.Lock()
+	delete(rs.conns, nc)
+	rs.mu.Unlock()
+}
+
+// close stops taking connections over and wakes idle relays so they end;
+// busy ones end after their current answer.
+func (rs *relays) close() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.closing = true
+	for nc := range rs.conns {
+		nc.SetReadDeadline(time.Now())
+	}
+}
+
+func (rs *relays) isClosing() bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.closing
+}
+
+// Handoff is the listener through which the relay gives connections back
+// to the http.Server: serve the gateway on it as well as on the real
+// listener.
+func (p *Proxy) Handoff() net.Listener { return p.relays.handoff }
+
+// hijack takes the connection of r over when it can, and serves inv and the
+// invocations after it on a goroutine of its own. It reports whether it did.
+func (p *Proxy) hijack(w http.ResponseWriter, r *http.Request, inv *invocation) bool {
+	if r.ProtoMajor != 1 || r.ProtoMinor < 1 || r.Close || p.relays.isClosing() {
+		return false
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return false
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return false
+	}
+	if !p.relays.add(nc) {
+		nc.Close()
+		return true
+	}
+	// Headers set on w (X-Call-Id, X-Start-Time, X-Served-By) are lost
+	// with it; the relay writes its own from inv.
+	r.Body = hijackedBody(r, brw.Reader)
+	r.RemoteAddr = nc.RemoteAddr().String()
+	owned := *inv // ServeHTTP lets go of inv when this returns
+	go p.relay(nc, brw, r, &owned)
+	return true
+}
+
+// hijackedBody reads r's body from the connection's buffer, framed as r's
+// headers say: after Hijack the server's own body reader must not be used.
+func hijackedBody(r *http.Request, br *bufio.Reader) io.ReadCloser {
+	switch {
+	case len(r.TransferEncoding) > 0 && r.TransferEncoding[0] == "chunked":
+		return io.NopCloser(&chunkedBody{cr: httputil.NewChunkedReader(br), br: br})
+	case r.ContentLength > 0:
+		return io.NopCloser(io.LimitReader(br, r.ContentLength))
+	default:
+		return http.NoBody
+	}
+}
+
+// chunkedBody decodes a chunked body and, at its end, reads past the
+// trailer section so the next request starts where it should.
+type chunkedBody struct {
+	cr   io.Reader
+	br   *bufio.Reader
+	done bool
+}
+
+func (b *chunkedBody) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	n, err := b.cr.Read(p)
+	if err == io.EOF {
+		b.done = true
+		for { // trailer lines, then an empty one
+			line, lerr := b.br.ReadSlice('\n')
+			if lerr != nil {
+				return n, lerr
+			}
+			if len(bytes.TrimRight(line, "\r\n")) == 0 {
+				break
+			}
+		}
+	}
+	return n, err
+}
+
+// relay serves invocations on a taken-over connection until the caller
+// closes it, idles out, or sends something that is not an invocation.
+func (p *Proxy) relay(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, inv *invocation) {
+	handedOff := false
+	defer func() {
+		p.relays.remove(nc)
+		if !handedOff {
+			nc.Close()
+		}
+	}()
+	remote := r.RemoteAddr
+	for {
+		if !p.relayOne(nc, brw, r, inv) || p.relays.isClosing() {
+			return
+		}
+		next, ok := p.nextInvocation(nc, brw.Reader)
+		if !ok {
+			return
+		}
+		if !next {
+			handedOff = p.relays.handoff.give(&bufferedConn{Conn: nc, br: brw.Reader})
+			return
+		}
+		nc.SetReadDeadline(time.Now().Add(relayHeaderTimeout))
+		var err error
+		if r, err = http.ReadRequest(brw.Reader); err != nil {
+			writeFailure(brw.Writer, failure{http.StatusBadRequest, "malformed request", false}, true)
+			return
+		}
+		r.RemoteAddr = remote
+		if inv = p.begin(r); inv == nil {
+			continue // answered already (bad name, unknown function...)
+		}
+	}
+}
+
+// begin resolves the function of a relayed request. It returns nil after
+// answering the caller itself when that fails.
+func (p *Proxy) begin(r *http.Request) *invocation {
+	// The relay's requests are answered by relayOne; failures here are
+	// recorded on a synthetic invocation so relayOne writes them.
+	full := functionName(r.URL.Path)
+	name, ns := api.SplitName(full)
+	inv := &invocation{name: name, ns: ns, path: upstreamPath(r), deadline: time.Now().Add(p.cfg.Timeout)}
+	if !validRouteName(full) {
+		inv.fail = &failure{http.StatusNotFound, "404 page not found", false}
+		return inv
+	}
+	b, err := p.resolver.Pick(name, ns)
+	if err == nil && b == nil {
+		ctx, cancel := context.WithDeadline(context.Background(), inv.deadline)
+		b, err = p.resolver.Resolve(ctx, name, ns)
+		cancel()
+	}
+	if err != nil {
+		f := p.resolveFailure(context.Background(), name, ns, err)
+		inv.fail = &f
+		return inv
+	}
+	inv.backend = b
+	inv.start = strconv.FormatInt(time.Now().UnixNano(), 10)
+	if r.Header.Get("X-Call-Id") == "" {
+		inv.callID = newCallID()
+	}
+	return inv
+}
+
+// relayOne answers one relayed request and reports whether the connection
+// can carry another.
+func (p *Proxy) relayOne(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, inv *invocation) bool {
+	bw := brw.Writer
+	nc.SetDeadline(inv.deadline.Add(5 * time.Second))
+	keep := !r.Close
+	if inv.fail != nil {
+		keep = keep && drain(r.Body)
+		writeFailure(bw, *inv.fail, !keep)
+		return keep && bw.Flush() == nil
+	}
+	defer func() {
+		if inv.backend != nil {
+			inv.backend.Release()
+		}
+	}()
+	if r.Header.Get("Expect") == "100-continue" && r.ContentLength != 0 {
+		bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+		if bw.Flush() != nil {
+			return false
+		}
+	}
+	ctx := context.Background()
+	body := &countingBody{r: r.Body}
+	delay := 2 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		c, reused, err := p.pool.get(ctx, inv.backend.Host(), inv.deadline)
+		if err != nil {
+			if refused(err) && attempt <= maxRetries && p.reresolve(ctx, inv, &delay) {
+				continue
+			}
+			keep = keep && body.n == 0 && drain(r.Body)
+			writeFailure(bw, p.upstreamFailure(ctx, inv, err), !keep)
+			return keep && bw.Flush() == nil
+		}
+		resp, err := roundTrip(ctx, c, r, inv, body)
+		if err != nil {
+			c.close()
+			if reused && body.n == 0 && attempt <= maxRetries {
+				continue
+			}
+			writeFailure(bw, p.upstreamFailure(ctx, inv, err), true)
+			bw.Flush()
+			return false
+		}
+		keep = keep && drain(r.Body)
+		return p.relayResponse(bw, c, r, resp, inv, !keep) && keep
+	}
+}
+
+// relayResponse writes the function's answer to the caller as it arrives,
+// and reports whether both connections are still usable.
+func (p *Proxy) relayResponse(bw *bufio.Writer, c *conn, r *http.Request, resp *http.Response, inv *invocation, closing bool) bool {
+	bodyless := r.Method == http.MethodHead || resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified
+	chunked := !bodyless && resp.ContentLength < 0
+	bw.WriteString("HTTP/1.1 ")
+	bw.WriteString(strconv.Itoa(resp.StatusCode))
+	bw.WriteByte(' ')
+	bw.WriteString(http.StatusText(resp.StatusCode))
+	bw.WriteString("\r\n")
+	connTokens := resp.Header["Connection"]
+	for k, vv := range resp.Header {
+		switch k {
+		case "Connection", "Proxy-Connection", "Keep-Alive", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+			continue
+		case "Content-Length":
+			if !bodyless {
+				continue // written below from the parsed length
+			}
+		}
+		if len(connTokens) > 0 && listed(k, connTokens) {
+			continue
+		}
+		for _, v := range vv {
+			writeHeader(bw, k, v)
+		}
+	}
+	if inv.callID != "" {
+		writeHeader(bw, "X-Call-Id", inv.callID)
+	}
+	writeHeader(bw, "X-Start-Time", inv.start)
+	if p.cfg.ServedBy != "" {
+		writeHeader(bw, "X-Served-By", p.cfg.ServedBy)
+	}
+	switch {
+	case bodyless:
+	case chunked:
+		writeHeader(bw, "Transfer-Encoding", "chunked")
+	default:
+		writeHeader(bw, "Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	}
+	if closing {
+		writeHeader(bw, "Connection", "close")
+	}
+	bw.WriteString("\r\n")
+
+	var dst io.Writer = bw
+	var cw io.WriteCloser
+	if chunked {
+		cw = httputil.NewChunkedWriter(bw)
+		dst = cw
+	}
+	buf := buffers.Get().(*[]byte)
+	defer buffers.Put(buf)
+	var err error
+	for err == nil {
+		n, rerr := resp.Body.Read(*buf)
+		if n > 0 {
+			if _, err = dst.Write((*buf)[:n]); err == nil {
+				err = bw.Flush()
+			}
+		}
+		if rerr != nil {
+			if rerr != io.EOF && err == nil {
+				err = rerr
+			}
+			break
+		}
+	}
+	if err == nil && chunked {
+		if err = cw.Close(); err == nil {
+			bw.WriteString("\r\n")
+		}
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	resp.Body.Close()
+	if err != nil || resp.Close || c.unwatch() != nil {
+		c.close()
+	} else {
+		p.pool.put(c)
+	}
+	return err == nil
+}
+
+// nextInvocation waits for the caller's next request and reports whether it
+// is an invocation (to relay) or something else (to hand back). ok is false
+// when the connection is done.
+func (p *Proxy) nextInvocation(nc net.Conn, br *bufio.Reader) (next, ok bool) {
+	nc.SetReadDeadline(time.Now().Add(relayIdleTimeout))
+	if _, err := br.Peek(1); err != nil || p.relays.isClosing() {
+		return false, false
+	}
+	nc.SetReadDeadline(time.Now().Add(relayHeaderTimeout))
+	for n := br.Buffered(); ; n++ {
+		if n > br.Size() {
+			return false, true // an oversized request line: net/http answers it
+		}
+		buf, err := br.Peek(n)
+		if err != nil && len(buf) < n {
+			return false, false
+		}
+		if sp := bytes.IndexByte(buf, ' '); sp >= 0 {
+			rest := buf[sp+1:]
+			if len(rest) >= len("/function/") || bytes.IndexByte(rest, '\n') >= 0 {
+				return bytes.HasPrefix(rest, []byte("/function/")), true
+			}
+		} else if bytes.IndexByte(buf, '\n') >= 0 {
+			return false, true // not a request line we relay: let net/http answer it
+		}
+	}
+}
+
+// writeFailure writes a platform answer in HTTP/1.1.
+func writeFailure(bw *bufio.Writer, f failure, closing bool) {
+	if f.code == 0 {
+		return
+	}
+	bw.WriteString("HTTP/1.1 ")
+	bw.WriteString(strconv.Itoa(f.code))
+	bw.WriteByte(' ')
+	bw.WriteString(http.StatusText(f.code))
+	bw.WriteString("\r\n")
+	writeHeader(bw, "Content-Type", "text/plain; charset=utf-8")
+	writeHeader(bw, "X-Content-Type-Options", "nosniff")
+	if f.internal {
+		writeHeader(bw, "X-OpenFaaS-Internal", "proxy")
+	}
+	writeHeader(bw, "Content-Length", strconv.Itoa(len(f.msg)+1))
+	if closing {
+		writeHeader(bw, "Connection", "close")
+	}
+	bw.WriteString("\r\n")
+	bw.WriteString(f.msg)
+	bw.WriteString("\n")
+}
+
+// drain reads what is left of a request body, so the next request can be
+// read; it reports false when too much is left to be worth it.
+func drain(body io.Reader) bool {
+	if body == nil || body == http.NoBody {
+		return true
+	}
+	n, err := io.Copy(io.Discard, io.LimitReader(body, maxDrainBytes+1))
+	return err == nil && n <= maxDrainBytes
+}
+
+// bufferedConn is a connection handed back to net/http with the bytes the
+// relay had already buffered.
+type bufferedConn struct {
+	net.Conn
+	br *bufio.Reader
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.br.Read(p) }
+
+// handoffListener is a net.Listener fed by the relay.
+type handoffListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newHandoffListener(addr net.Addr) *handoffListener {
+	return &handoffListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+// give passes c to whoever serves the listener; false when it is closed.
+func (l *handoffListener) give(c net.Conn) bool {
+	c.SetDeadline(time.Time{})
+	select {
+	case l.conns <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }
