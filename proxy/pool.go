@@ -15,6 +15,7 @@ type conn struct {
 	bw   *bufio.Writer
 	host string
 	stop func() bool // ends the deadline watch of the current request
+	head respHead    // the relay's response head, buffers reused
 }
 
 // watch makes the connection fail as soon as ctx ends.

@@ -250,7 +250,11 @@ func (p *Proxy) relayOne(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, in
 			writeFailure(bw, p.upstreamFailure(ctx, inv, err), !keep)
 			return keep && bw.Flush() == nil
 		}
-		resp, err := roundTrip(ctx, c, r, inv, body)
+		c.nc.SetDeadline(inv.deadline)
+		err = writeRequest(c.bw, r, inv, body)
+		if err == nil {
+			err = readHead(c.br, r.Method, &c.head)
+		}
 		if err != nil {
 			c.close()
 			if reused && body.n == 0 && attempt <= maxRetries {
@@ -261,37 +265,21 @@ func (p *Proxy) relayOne(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, in
 			return false
 		}
 		keep = keep && drain(r.Body)
-		return p.relayResponse(bw, c, r, resp, inv, !keep) && keep
+		return p.relayResponse(bw, c, &c.head, inv, !keep) && keep
 	}
 }
 
-// relayResponse writes the function's answer to the caller as it arrives,
-// and reports whether both connections are still usable.
-func (p *Proxy) relayResponse(bw *bufio.Writer, c *conn, r *http.Request, resp *http.Response, inv *invocation, closing bool) bool {
-	bodyless := r.Method == http.MethodHead || resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified
-	chunked := !bodyless && resp.ContentLength < 0
+// relayResponse writes the function's answer (head already read into h)
+// to the caller as it arrives, and reports whether both connections are
+// still usable.
+func (p *Proxy) relayResponse(bw *bufio.Writer, c *conn, h *respHead, inv *invocation, closing bool) bool {
+	// A body the function ends by closing its connection is re-framed as
+	// chunked, like one it sent chunked.
+	chunked := !h.bodyless && h.length < 0
 	bw.WriteString("HTTP/1.1 ")
-	bw.WriteString(strconv.Itoa(resp.StatusCode))
-	bw.WriteByte(' ')
-	bw.WriteString(http.StatusText(resp.StatusCode))
+	bw.Write(h.status)
 	bw.WriteString("\r\n")
-	connTokens := resp.Header["Connection"]
-	for k, vv := range resp.Header {
-		switch k {
-		case "Connection", "Proxy-Connection", "Keep-Alive", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
-			continue
-		case "Content-Length":
-			if !bodyless {
-				continue // written below from the parsed length
-			}
-		}
-		if len(connTokens) > 0 && listed(k, connTokens) {
-			continue
-		}
-		for _, v := range vv {
-			writeHeader(bw, k, v)
-		}
-	}
+	bw.Write(h.lines)
 	if inv.callID != "" {
 		writeHeader(bw, "X-Call-Id", inv.callID)
 	}
@@ -300,11 +288,14 @@ func (p *Proxy) relayResponse(bw *bufio.Writer, c *conn, r *http.Request, resp *
 		writeHeader(bw, "X-Served-By", p.cfg.ServedBy)
 	}
 	switch {
-	case bodyless:
+	case h.bodyless:
+		if h.length >= 0 {
+			writeHeader(bw, "Content-Length", strconv.FormatInt(h.length, 10))
+		}
 	case chunked:
 		writeHeader(bw, "Transfer-Encoding", "chunked")
 	default:
-		writeHeader(bw, "Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+		writeHeader(bw, "Content-Length", strconv.FormatInt(h.length, 10))
 	}
 	if closing {
 		writeHeader(bw, "Connection", "close")
@@ -318,22 +309,8 @@ func (p *Proxy) relayResponse(bw *bufio.Writer, c *conn, r *http.Request, resp *
 		dst = cw
 	}
 	buf := buffers.Get().(*[]byte)
-	defer buffers.Put(buf)
-	var err error
-	for err == nil {
-		n, rerr := resp.Body.Read(*buf)
-		if n > 0 {
-			if _, err = dst.Write((*buf)[:n]); err == nil {
-				err = bw.Flush()
-			}
-		}
-		if rerr != nil {
-			if rerr != io.EOF && err == nil {
-				err = rerr
-			}
-			break
-		}
-	}
+	err := copyBody(dst, bw.Flush, c.br, h, *buf)
+	buffers.Put(buf)
 	if err == nil && chunked {
 		if err = cw.Close(); err == nil {
 			bw.WriteString("\r\n")
@@ -342,8 +319,7 @@ func (p *Proxy) relayResponse(bw *bufio.Writer, c *conn, r *http.Request, resp *
 	if err == nil {
 		err = bw.Flush()
 	}
-	resp.Body.Close()
-	if err != nil || resp.Close || c.unwatch() != nil {
+	if err != nil || h.close || (!h.bodyless && !h.chunked && h.length < 0) {
 		c.close()
 	} else {
 		p.pool.put(c)
