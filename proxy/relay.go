@@ -149,7 +149,9 @@ func (b *chunkedBody) Read(p []byte) (int, error) {
 }
 
 // relay serves invocations on a taken-over connection until the caller
-// closes it, idles out, or sends something that is not an invocation.
+// closes it, idles out, or sends something that is not an invocation. The
+// first request is the one net/http parsed; the relay reads the following
+// ones itself.
 func (p *Proxy) relay(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, inv *invocation) {
 	handedOff := false
 	defer func() {
@@ -158,9 +160,10 @@ func (p *Proxy) relay(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, inv *
 			nc.Close()
 		}
 	}()
-	remote := r.RemoteAddr
+	var req upstreamRequest = newParsedRequest(r)
+	raw := &rawRequest{remote: r.RemoteAddr}
 	for {
-		if !p.relayOne(nc, brw, r, inv) || p.relays.isClosing() {
+		if !p.relayOne(nc, brw.Writer, req, inv) || p.relays.isClosing() {
 			return
 		}
 		next, ok := p.nextInvocation(nc, brw.Reader)
@@ -171,27 +174,21 @@ func (p *Proxy) relay(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, inv *
 			handedOff = p.relays.handoff.give(&bufferedConn{Conn: nc, br: brw.Reader})
 			return
 		}
-		nc.SetReadDeadline(time.Now().Add(relayHeaderTimeout))
-		var err error
-		if r, err = http.ReadRequest(brw.Reader); err != nil {
-			writeFailure(brw.Writer, failure{http.StatusBadRequest, "malformed request", false}, true)
+		if err := raw.read(brw.Reader); err != nil {
+			writeFailure(brw.Writer, failure{http.StatusBadRequest, "400 Bad Request: " + err.Error(), false}, true)
+			brw.Writer.Flush()
 			return
 		}
-		r.RemoteAddr = remote
-		if inv = p.begin(r); inv == nil {
-			continue // answered already (bad name, unknown function...)
-		}
+		req, inv = raw, p.begin(raw)
 	}
 }
 
-// begin resolves the function of a relayed request. It returns nil after
-// answering the caller itself when that fails.
-func (p *Proxy) begin(r *http.Request) *invocation {
-	// The relay's requests are answered by relayOne; failures here are
-	// recorded on a synthetic invocation so relayOne writes them.
-	full := functionName(r.URL.Path)
+// begin resolves the function of a relayed request. When that fails, the
+// invocation carries the answer for relayOne to write.
+func (p *Proxy) begin(q *rawRequest) *invocation {
+	full, upstream := q.route()
 	name, ns := api.SplitName(full)
-	inv := &invocation{name: name, ns: ns, path: upstreamPath(r), deadline: time.Now().Add(p.cfg.Timeout)}
+	inv := &invocation{name: name, ns: ns, path: upstream, deadline: time.Now().Add(p.cfg.Timeout)}
 	if !validRouteName(full) {
 		inv.fail = &failure{http.StatusNotFound, "404 page not found", false}
 		return inv
@@ -209,7 +206,7 @@ func (p *Proxy) begin(r *http.Request) *invocation {
 	}
 	inv.backend = b
 	inv.start = strconv.FormatInt(time.Now().UnixNano(), 10)
-	if r.Header.Get("X-Call-Id") == "" {
+	if !q.hasCall {
 		inv.callID = newCallID()
 	}
 	return inv
@@ -217,28 +214,26 @@ func (p *Proxy) begin(r *http.Request) *invocation {
 
 // relayOne answers one relayed request and reports whether the connection
 // can carry another.
-func (p *Proxy) relayOne(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, inv *invocation) bool {
-	bw := brw.Writer
+func (p *Proxy) relayOne(nc net.Conn, bw *bufio.Writer, req upstreamRequest, inv *invocation) bool {
 	nc.SetDeadline(inv.deadline.Add(5 * time.Second))
-	keep := !r.Close
+	keep := !req.closing()
 	if inv.fail != nil {
-		keep = keep && drain(r.Body)
+		keep = keep && req.drain()
 		writeFailure(bw, *inv.fail, !keep)
-		return keep && bw.Flush() == nil
+		return bw.Flush() == nil && keep
 	}
 	defer func() {
 		if inv.backend != nil {
 			inv.backend.Release()
 		}
 	}()
-	if r.Header.Get("Expect") == "100-continue" && r.ContentLength != 0 {
+	if req.expectsContinue() {
 		bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 		if bw.Flush() != nil {
 			return false
 		}
 	}
 	ctx := context.Background()
-	body := &countingBody{r: r.Body}
 	delay := 2 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		c, reused, err := p.pool.get(ctx, inv.backend.Host(), inv.deadline)
@@ -246,25 +241,25 @@ func (p *Proxy) relayOne(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, in
 			if refused(err) && attempt <= maxRetries && p.reresolve(ctx, inv, &delay) {
 				continue
 			}
-			keep = keep && body.n == 0 && drain(r.Body)
+			keep = keep && req.consumed() == 0 && req.drain()
 			writeFailure(bw, p.upstreamFailure(ctx, inv, err), !keep)
-			return keep && bw.Flush() == nil
+			return bw.Flush() == nil && keep
 		}
 		c.nc.SetDeadline(inv.deadline)
-		err = writeRequest(c.bw, r, inv, body)
+		err = req.write(c.bw, inv)
 		if err == nil {
-			err = readHead(c.br, r.Method, &c.head)
+			err = readHead(c.br, req.method(), &c.head)
 		}
 		if err != nil {
 			c.close()
-			if reused && body.n == 0 && attempt <= maxRetries {
+			if reused && req.consumed() == 0 && attempt <= maxRetries {
 				continue
 			}
 			writeFailure(bw, p.upstreamFailure(ctx, inv, err), true)
 			bw.Flush()
 			return false
 		}
-		keep = keep && drain(r.Body)
+		keep = keep && req.drain()
 		return p.relayResponse(bw, c, &c.head, inv, !keep) && keep
 	}
 }
