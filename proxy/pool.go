@@ -16,6 +16,7 @@ type conn struct {
 	host string
 	stop func() bool // ends the deadline watch of the current request
 	head respHead    // the relay's response head, buffers reused
+	idle time.Time   // when it was put back in the pool
 }
 
 // watch makes the connection fail as soon as ctx ends.
@@ -40,20 +41,60 @@ func (c *conn) close() {
 	c.nc.Close()
 }
 
+// idleTimeout is how long a pooled connection may wait for reuse. Replicas
+// come and go, so connections to addresses no longer in use must not stay
+// open (the sweep closes them).
+const idleTimeout = 90 * time.Second
+
 // pool keeps idle connections per replica address.
 type pool struct {
 	max    int
 	dialer net.Dialer
 
-	mu   sync.Mutex
-	idle map[string][]*conn
+	mu     sync.Mutex
+	idle   map[string][]*conn
+	sweep  *time.Timer
+	closed bool
 }
 
 func newPool(max int) *pool {
-	return &pool{
+	p := &pool{
 		max:    max,
 		dialer: net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second},
 		idle:   map[string][]*conn{},
+	}
+	p.sweep = time.AfterFunc(idleTimeout/3, p.closeStale)
+	return p
+}
+
+// closeStale closes connections idle longer than idleTimeout and re-arms
+// itself until the pool is closed.
+func (p *pool) closeStale() {
+	cutoff := time.Now().Add(-idleTimeout)
+	var stale []*conn
+	p.mu.Lock()
+	for host, list := range p.idle {
+		keep := list[:0]
+		for _, c := range list {
+			if c.idle.Before(cutoff) {
+				stale = append(stale, c)
+			} else {
+				keep = append(keep, c)
+			}
+		}
+		clear(list[len(keep):])
+		if len(keep) == 0 {
+			delete(p.idle, host)
+		} else {
+			p.idle[host] = keep
+		}
+	}
+	if !p.closed {
+		p.sweep.Reset(idleTimeout / 3)
+	}
+	p.mu.Unlock()
+	for _, c := range stale {
+		c.close()
 	}
 }
 
@@ -89,8 +130,9 @@ func (p *pool) get(ctx context.Context, host string, deadline time.Time) (c *con
 
 // put returns c to the pool, or closes it when the pool is full.
 func (p *pool) put(c *conn) {
+	c.idle = time.Now()
 	p.mu.Lock()
-	if len(p.idle[c.host]) < p.max {
+	if !p.closed && len(p.idle[c.host]) < p.max {
 		p.idle[c.host] = append(p.idle[c.host], c)
 		c = nil
 	}
@@ -100,9 +142,11 @@ func (p *pool) put(c *conn) {
 	}
 }
 
-// closeIdle closes every idle connection.
+// closeIdle closes every idle connection and stops pooling.
 func (p *pool) closeIdle() {
 	p.mu.Lock()
+	p.closed = true
+	p.sweep.Stop()
 	idle := p.idle
 	p.idle = map[string][]*conn{}
 	p.mu.Unlock()

@@ -82,3 +82,43 @@ func TestKeepAliveReuse(t *testing.T) {
 		t.Errorf("upstream saw %d connections for 5 sequential requests, want 1", conns)
 	}
 }
+
+func TestPoolClosesStaleConnections(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	p := newPool(4)
+	defer p.closeIdle()
+	fresh, _, err := p.get(context.Background(), ln.Addr().String(), time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _, err := p.get(context.Background(), ln.Addr().String(), time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.put(fresh)
+	p.put(old)
+	old.idle = time.Now().Add(-2 * idleTimeout) // as if it had waited long
+	p.closeStale()
+	p.mu.Lock()
+	n := len(p.idle[ln.Addr().String()])
+	p.mu.Unlock()
+	if n != 1 {
+		t.Errorf("after the sweep %d connections pooled, want 1 (the fresh one)", n)
+	}
+	if _, err := old.nc.Write([]byte("x")); err == nil {
+		t.Errorf("stale connection still open after the sweep")
+	}
+}
