@@ -74,12 +74,11 @@ func (p *Provider) Update(ctx context.Context, d api.FunctionDeployment) error {
 		return err
 	}
 	k := key{d.Namespace, d.Service}
-	unlock := p.locks.lock(k)
-	defer unlock()
-	f := p.get(k)
-	if f == nil {
-		return fmt.Errorf("function: %s %w", k, ErrNotFound)
+	f, unlock, err := p.lockExisting(k)
+	if err != nil {
+		return err
 	}
+	defer unlock()
 	image, err := p.ensureImage(ctx, d)
 	if err != nil {
 		return err
@@ -90,15 +89,9 @@ func (p *Provider) Update(ctx context.Context, d api.FunctionDeployment) error {
 	if err != nil {
 		return fmt.Errorf("update %s: the previous version keeps serving: %w", k, err)
 	}
-	if err := p.store.save(rec); err != nil {
-		p.stopReplicas(rs, 0)
+	if err := p.commit(f, rec, rs, rs, oldReplicas); err != nil {
 		return fmt.Errorf("update %s: %w", k, err)
 	}
-	f.mu.Lock()
-	f.rec, f.replicas = rec, rs
-	f.mu.Unlock()
-	f.publish()
-	p.stopReplicas(oldReplicas, p.cfg.StopGrace)
 	p.log.Info("updated", "function", k.String(), "image", image, "revision", rec.Revision)
 	return nil
 }
@@ -108,12 +101,11 @@ func (p *Provider) Update(ctx context.Context, d api.FunctionDeployment) error {
 // snapshots and addresses are released.
 func (p *Provider) Delete(ctx context.Context, name, ns string) error {
 	k := key{ns, name}
-	unlock := p.locks.lock(k)
-	defer unlock()
-	f := p.get(k)
-	if f == nil {
-		return fmt.Errorf("function %s %w", k, ErrNotFound)
+	f, unlock, err := p.lockExisting(k)
+	if err != nil {
+		return err
 	}
+	defer unlock()
 	if err := p.store.remove(ns, name); err != nil {
 		return err
 	}
@@ -131,12 +123,11 @@ func (p *Provider) Delete(ctx context.Context, name, ns string) error {
 // stops.
 func (p *Provider) Scale(ctx context.Context, name, ns string, n uint64) error {
 	k := key{ns, name}
-	unlock := p.locks.lock(k)
-	defer unlock()
-	f := p.get(k)
-	if f == nil {
-		return fmt.Errorf("function %s %w", k, ErrNotFound)
+	f, unlock, err := p.lockExisting(k)
+	if err != nil {
+		return err
 	}
+	defer unlock()
 	rec, rs := f.snapshot()
 	if _, max := replicaBounds(rec.Spec.Labels); n > max {
 		return fmt.Errorf("%w: replicas %d is above the maximum of %d (label %s)", ErrInvalid, n, max, labelScaleMax)
@@ -152,16 +143,38 @@ func (p *Provider) Scale(ctx context.Context, name, ns string, n uint64) error {
 	} else {
 		rs, victims = rs[:n], rs[n:]
 	}
-	if err := p.store.save(rec); err != nil {
-		p.stopReplicas(more, 0)
+	if err := p.commit(f, rec, rs, more, victims); err != nil {
 		return fmt.Errorf("scale %s: %w", k, err)
+	}
+	return nil
+}
+
+// commit makes rec f's desired state: it persists rec, switches f's traffic
+// to replicas rs, then drains and stops retired. If rec cannot be written,
+// the replicas just started are stopped and nothing changes.
+func (p *Provider) commit(f *function, rec record, rs, started, retired []*replica) error {
+	if err := p.store.save(rec); err != nil {
+		p.stopReplicas(started, 0)
+		return err
 	}
 	f.mu.Lock()
 	f.rec, f.replicas = rec, rs
 	f.mu.Unlock()
 	f.publish()
-	p.stopReplicas(victims, p.cfg.StopGrace)
+	p.stopReplicas(retired, p.cfg.StopGrace)
 	return nil
+}
+
+// lockExisting takes k's operation lock and returns its function, or
+// ErrNotFound (without the lock held).
+func (p *Provider) lockExisting(k key) (*function, func(), error) {
+	unlock := p.locks.lock(k)
+	f := p.get(k)
+	if f == nil {
+		unlock()
+		return nil, nil, fmt.Errorf("function %s %w", k, ErrNotFound)
+	}
+	return f, unlock, nil
 }
 
 func (p *Provider) ensureImage(ctx context.Context, d api.FunctionDeployment) (string, error) {

@@ -124,13 +124,23 @@ func writeRequest(bw *bufio.Writer, r *http.Request, inv *invocation, body *coun
 	}
 	writeHeader(bw, "X-Start-Time", inv.start)
 
+	if err := writeBody(bw, r.Method, r.ContentLength, body); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// writeBody ends a request head with its framing and writes the body:
+// length bytes, chunked when length is negative, or none (with an explicit
+// zero length for methods that normally carry a body).
+func writeBody(bw *bufio.Writer, method string, length int64, body io.Reader) error {
 	var err error
 	switch {
-	case r.ContentLength > 0:
-		writeHeader(bw, "Content-Length", strconv.FormatInt(r.ContentLength, 10))
+	case length > 0:
+		writeHeader(bw, "Content-Length", strconv.FormatInt(length, 10))
 		bw.WriteString("\r\n")
-		_, err = io.CopyN(bw, body, r.ContentLength)
-	case r.ContentLength < 0: // chunked from the caller: pass it on chunked
+		_, err = io.CopyN(bw, body, length)
+	case length < 0:
 		writeHeader(bw, "Transfer-Encoding", "chunked")
 		bw.WriteString("\r\n")
 		cw := httputil.NewChunkedWriter(bw)
@@ -140,15 +150,12 @@ func writeRequest(bw *bufio.Writer, r *http.Request, inv *invocation, body *coun
 			}
 		}
 	default:
-		if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
+		if method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
 			writeHeader(bw, "Content-Length", "0")
 		}
 		bw.WriteString("\r\n")
 	}
-	if err != nil {
-		return err
-	}
-	return bw.Flush()
+	return err
 }
 
 func writeHeader(bw *bufio.Writer, k, v string) {

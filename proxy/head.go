@@ -58,20 +58,7 @@ func readOneHead(br *bufio.Reader, h *respHead) error {
 	h.lines = h.lines[:0]
 	h.length, h.chunked, h.close = -1, false, false
 	var connTokens []byte
-	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			return err
-		}
-		line = trimCRLF(line)
-		if len(line) == 0 {
-			break
-		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			return errBadResponse
-		}
-		key, value := line[:colon], bytes.TrimSpace(line[colon+1:])
+	err = scanHeaders(br, func(line, key, value []byte) error {
 		switch {
 		case equalFold(key, "Content-Length"):
 			n, err := strconv.ParseInt(string(value), 10, 64)
@@ -82,15 +69,16 @@ func readOneHead(br *bufio.Reader, h *respHead) error {
 		case equalFold(key, "Transfer-Encoding"):
 			h.chunked = bytes.HasSuffix(bytes.ToLower(value), []byte("chunked"))
 		case equalFold(key, "Connection"):
-			if containsToken(value, "close") {
-				h.close = true
-			}
+			h.close = h.close || containsToken(value, "close")
 			connTokens = append(append(connTokens, value...), ',')
-		case equalFold(key, "Keep-Alive"), equalFold(key, "Proxy-Connection"), equalFold(key, "Te"),
-			equalFold(key, "Trailer"), equalFold(key, "Upgrade"):
+		case hopByHop(key):
 		default:
 			h.lines = append(append(h.lines, line...), '\r', '\n')
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if h.chunked {
 		h.length = -1
@@ -138,6 +126,38 @@ func copyBody(w io.Writer, flush func() error, br *bufio.Reader, h *respHead, bu
 			return rerr
 		}
 	}
+}
+
+// scanHeaders reads header lines up to the blank line that ends a head and
+// calls fn with each line (without its line end), name and trimmed value.
+func scanHeaders(br *bufio.Reader, fn func(line, key, value []byte) error) error {
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		line = trimCRLF(line)
+		if len(line) == 0 {
+			return nil
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 || bytes.ContainsAny(line[:colon], " \t") {
+			return errMalformedHeader
+		}
+		if err := fn(line, line[:colon], bytes.TrimSpace(line[colon+1:])); err != nil {
+			return err
+		}
+	}
+}
+
+var errMalformedHeader = errors.New("malformed header line")
+
+// hopByHop reports whether a header only concerns one connection (those
+// the Connection header lists are handled separately).
+func hopByHop(key []byte) bool {
+	return equalFold(key, "Connection") || equalFold(key, "Keep-Alive") || equalFold(key, "Proxy-Connection") ||
+		equalFold(key, "Te") || equalFold(key, "Trailer") || equalFold(key, "Upgrade") ||
+		equalFold(key, "Transfer-Encoding") || equalFold(key, "Content-Length")
 }
 
 func trimCRLF(b []byte) []byte {

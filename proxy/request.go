@@ -93,20 +93,7 @@ func (q *rawRequest) read(br *bufio.Reader) error {
 	q.lines, q.host = q.lines[:0], q.host[:0]
 	q.length, q.chunked, q.expect, q.hasXFF, q.hasXFH, q.hasCall = 0, false, false, false, false, false
 	var connTokens []byte
-	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			return err
-		}
-		line = trimCRLF(line)
-		if len(line) == 0 {
-			break
-		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || bytes.ContainsAny(line[:colon], " \t") {
-			return errBadRequest
-		}
-		key, value := line[:colon], bytes.TrimSpace(line[colon+1:])
+	err = scanHeaders(br, func(line, key, value []byte) error {
 		switch {
 		case equalFold(key, "Host"):
 			q.host = append(q.host[:0], value...)
@@ -122,21 +109,22 @@ func (q *rawRequest) read(br *bufio.Reader) error {
 			}
 			q.chunked = true
 		case equalFold(key, "Connection"):
-			if containsToken(value, "close") {
-				q.close = true
-			}
+			q.close = q.close || containsToken(value, "close")
 			connTokens = append(append(connTokens, value...), ',')
 		case equalFold(key, "Expect"):
 			q.expect = equalFold(value, "100-continue")
-		case equalFold(key, "Keep-Alive"), equalFold(key, "Proxy-Connection"), equalFold(key, "Proxy-Authenticate"),
-			equalFold(key, "Proxy-Authorization"), equalFold(key, "Te"), equalFold(key, "Trailer"),
-			equalFold(key, "Upgrade"), equalFold(key, "X-Start-Time"):
+		case hopByHop(key), equalFold(key, "Proxy-Authenticate"), equalFold(key, "Proxy-Authorization"),
+			equalFold(key, "X-Start-Time"):
 		default:
 			q.hasXFF = q.hasXFF || equalFold(key, "X-Forwarded-For")
 			q.hasXFH = q.hasXFH || equalFold(key, "X-Forwarded-Host")
 			q.hasCall = q.hasCall || equalFold(key, "X-Call-Id") && len(value) > 0
 			q.lines = append(append(q.lines, line...), '\r', '\n')
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if len(connTokens) > 0 {
 		q.lines = dropListed(q.lines, connTokens)
@@ -213,29 +201,7 @@ func (q *rawRequest) write(bw *bufio.Writer, inv *invocation) error {
 		writeHeader(bw, "X-Call-Id", inv.callID)
 	}
 	writeHeader(bw, "X-Start-Time", inv.start)
-	var err error
-	switch {
-	case q.length > 0:
-		writeHeader(bw, "Content-Length", strconv.FormatInt(q.length, 10))
-		bw.WriteString("\r\n")
-		_, err = io.CopyN(bw, &q.body, q.length)
-	case q.chunked:
-		writeHeader(bw, "Transfer-Encoding", "chunked")
-		bw.WriteString("\r\n")
-		cw := httputil.NewChunkedWriter(bw)
-		if _, err = io.Copy(cw, &q.body); err == nil {
-			if err = cw.Close(); err == nil {
-				_, err = bw.WriteString("\r\n")
-			}
-		}
-	default:
-		m := q.methodSt
-		if m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch {
-			writeHeader(bw, "Content-Length", "0")
-		}
-		bw.WriteString("\r\n")
-	}
-	if err != nil {
+	if err := writeBody(bw, q.methodSt, q.length, &q.body); err != nil {
 		return err
 	}
 	return bw.Flush()

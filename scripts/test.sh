@@ -29,5 +29,9 @@ done
 echo "== unit tests"
 go test -race -count=1 -short ./...
 
+echo "== fuzzing the name validators briefly"
+go test -run '^$' -fuzz FuzzValidateName -fuzztime 10s ./internal/api
+go test -run '^$' -fuzz FuzzValidateName -fuzztime 10s ./internal/secrets
+
 echo "== end-to-end tests (root: private containerd, CNI bridge and registry)"
 go test -count=1 -timeout 45m ./test/

@@ -152,14 +152,7 @@ func TestSystemRoutes(t *testing.T) {
 	}
 
 	// Status of a missing function: 404 with an empty body.
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.URL+"/system/function/missing", nil)
-	setAuth(t, f, req)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, b := authed(t, f, http.MethodGet, "/system/function/missing", nil)
 	if resp.StatusCode != 404 || len(b) != 0 {
 		t.Errorf("status of missing = %d %q, want 404 and an empty body", resp.StatusCode, b)
 	}
@@ -172,14 +165,7 @@ func TestSystemRoutes(t *testing.T) {
 
 	// Bodies are capped.
 	big := append([]byte(`{"service":"`), bytes.Repeat([]byte("x"), 2<<20)...)
-	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, f.URL+"/system/functions", bytes.NewReader(big))
-	setAuth(t, f, req)
-	resp, err = http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+	if resp, _ = authed(t, f, http.MethodPost, "/system/functions", bytes.NewReader(big)); resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("2 MiB deploy body = %d, want 413", resp.StatusCode)
 	}
 }
@@ -205,14 +191,7 @@ func TestBadInputLeavesNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, f.URL+"/system/functions", strings.NewReader(tt.body))
-			setAuth(t, f, req)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
+			resp, b := authed(t, f, http.MethodPost, "/system/functions", strings.NewReader(tt.body))
 			if resp.StatusCode != tt.code || !strings.Contains(string(b), tt.want) {
 				t.Errorf("POST %s = %d %q, want %d mentioning %q", tt.body, resp.StatusCode, b, tt.code, tt.want)
 			}
@@ -224,13 +203,26 @@ func TestBadInputLeavesNothing(t *testing.T) {
 	}
 }
 
-func setAuth(t *testing.T, f *Funcd, req *http.Request) {
+// authed sends a request with funcd's admin credentials and returns the
+// response (body closed) and its body.
+func authed(t *testing.T, f *Funcd, method, path string, body io.Reader) (*http.Response, []byte) {
 	t.Helper()
 	pass, err := os.ReadFile(filepath.Join(f.StateDir, "secrets", "basic-auth-password"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	req, err := http.NewRequestWithContext(t.Context(), method, f.URL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.SetBasicAuth("admin", strings.TrimSpace(string(pass)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
 }
 
 func isStatus(err error, code int) bool {

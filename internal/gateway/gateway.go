@@ -107,24 +107,17 @@ func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-func (g *Gateway) deploy(w http.ResponseWriter, r *http.Request) {
-	var d api.FunctionDeployment
-	if !g.decode(w, r, &d) {
-		return
-	}
-	if err := g.fns.Deploy(r.Context(), d); err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusAccepted)
-}
+func (g *Gateway) deploy(w http.ResponseWriter, r *http.Request) { g.apply(w, r, g.fns.Deploy) }
 
-func (g *Gateway) update(w http.ResponseWriter, r *http.Request) {
+func (g *Gateway) update(w http.ResponseWriter, r *http.Request) { g.apply(w, r, g.fns.Update) }
+
+// apply decodes a deployment and hands it to op (deploy or update).
+func (g *Gateway) apply(w http.ResponseWriter, r *http.Request, op func(context.Context, api.FunctionDeployment) error) {
 	var d api.FunctionDeployment
 	if !g.decode(w, r, &d) {
 		return
 	}
-	if err := g.fns.Update(r.Context(), d); err != nil {
+	if err := op(r.Context(), d); err != nil {
 		g.fail(w, r, err)
 		return
 	}
