@@ -24,11 +24,12 @@ func TestValidateName(t *testing.T) {
 }
 
 func TestPath(t *testing.T) {
-	dir := t.TempDir()
+	root := t.TempDir()
+	dir := filepath.Join(root, "namespaces")
 	os.MkdirAll(filepath.Join(dir, "openfaas-fn"), 0o700)
 	os.WriteFile(filepath.Join(dir, "openfaas-fn", "db"), []byte("x"), 0o600)
 	os.WriteFile(filepath.Join(dir, "outside"), []byte("x"), 0o600)
-	s := New(filepath.Join(dir))
+	s := New(root)
 	if p, err := s.Path("openfaas-fn", "db"); err != nil || p != filepath.Join(dir, "openfaas-fn", "db") {
 		t.Errorf("Path(db) = %q, %v", p, err)
 	}

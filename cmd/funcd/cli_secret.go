@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/client"
+)
+
+// cliSecretCommands are the subcommands of "funcd secret".
+var cliSecretCommands = []struct {
+	name, summary string
+	run           func(context.Context, cliEnv, []string) error
+}{
+	{"create", "store a new secret", cliSecretCreate},
+	{"update", "replace a secret's value; running functions see it without a redeploy", cliSecretUpdate},
+	{"list", "list secret names (values are never shown)", cliSecretList},
+	{"remove", "remove secrets no function uses", cliSecretRemove},
+	{"rm", "alias for remove", cliSecretRemove},
+}
+
+// cliSecret dispatches "funcd secret SUBCOMMAND".
+func cliSecret(ctx context.Context, env cliEnv, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		fmt.Fprintln(env.Stdout, "Usage: funcd secret SUBCOMMAND [flags]\n\nManage function secrets, mounted at /var/openfaas/secrets/NAME.\n\nSubcommands:")
+		for _, c := range cliSecretCommands {
+			fmt.Fprintf(env.Stdout, "  %-8s %s\n", c.name, c.summary)
+		}
+		if len(args) == 0 {
+			return errors.New("secret: want a subcommand; see funcd secret -h")
+		}
+		return flag.ErrHelp
+	}
+	for _, c := range cliSecretCommands {
+		if c.name == args[0] {
+			return c.run(ctx, env, args[1:])
+		}
+	}
+	return fmt.Errorf("secret: unknown subcommand %q; see funcd secret -h", args[0])
+}
+
+func cliSecretCreate(ctx context.Context, env cliEnv, args []string) error {
+	return cliSecretWrite(ctx, env, args, "create", "Store a new secret. The value comes from --from-literal, --from-file or stdin.")
+}
+
+func cliSecretUpdate(ctx context.Context, env cliEnv, args []string) error {
+	return cliSecretWrite(ctx, env, args, "update", "Replace a secret's value. Running functions read the new value without a redeploy.")
+}
+
+// cliSecretWrite is create and update: they differ in the call made.
+func cliSecretWrite(ctx context.Context, env cliEnv, args []string, op, summary string) error {
+	fs := cliFlagSet("secret "+op, "NAME [--from-literal VALUE | --from-file FILE | < value] [flags]", summary)
+	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
+	var literal, file string
+	var trim, replace bool
+	fs.StringVar(&literal, "from-literal", "", "the value")
+	fs.StringVar(&file, "from-file", "", "read the value from FILE, byte for byte")
+	fs.BoolVar(&trim, "trim", true, "trim leading and trailing white space of a literal or stdin value")
+	if op == "create" {
+		fs.BoolVar(&replace, "replace", false, "update the secret when it exists already")
+	}
+	pos, err := cliParse(fs, env, args)
+	if err != nil {
+		return err
+	}
+	if err := cliWantArgs(fs, pos, 1, 1, "a secret name"); err != nil {
+		return err
+	}
+	literalSet := false
+	fs.Visit(func(f *flag.Flag) { literalSet = literalSet || f.Name == "from-literal" })
+	s := api.Secret{Name: pos[0], Namespace: *namespace}
+	switch {
+	case literalSet && file != "":
+		return fmt.Errorf("secret %s: give --from-literal or --from-file, not both", op)
+	case literalSet:
+		s.Value = literal
+	case file != "":
+		if s.RawValue, err = os.ReadFile(file); err != nil {
+			return fmt.Errorf("secret %s: %w", op, err)
+		}
+	default:
+		cliStdinHint(env)
+		var b []byte
+		if env.Stdin != nil {
+			if b, err = io.ReadAll(env.Stdin); err != nil {
+				return fmt.Errorf("secret %s: read stdin: %w", op, err)
+			}
+		}
+		s.Value = string(b)
+	}
+	if trim && s.RawValue == nil {
+		s.Value = string(bytes.TrimSpace([]byte(s.Value)))
+	}
+	if len(s.RawValue) == 0 && s.Value == "" {
+		return fmt.Errorf("secret %s: the value is empty", op)
+	}
+	c, err := cliClient(env, cliGateway(env, *gateway, ""))
+	if err != nil {
+		return fmt.Errorf("secret %s: %w", op, err)
+	}
+	what := cliQualified(s.Name, s.Namespace)
+	if op == "create" {
+		err = c.CreateSecret(ctx, s)
+		if replace && errors.Is(err, client.ErrConflict) {
+			op, err = "update", c.UpdateSecret(ctx, s)
+		}
+	} else {
+		err = c.UpdateSecret(ctx, s)
+	}
+	switch {
+	case op == "create" && errors.Is(err, client.ErrConflict):
+		return fmt.Errorf("secret create: %s exists already; use funcd secret update, or --replace", what)
+	case op == "update" && errors.Is(err, client.ErrNotFound):
+		return fmt.Errorf("secret update: no such secret: %s", what)
+	case err != nil:
+		return err
+	}
+	verb := map[string]string{"create": "Created", "update": "Updated"}[op]
+	fmt.Fprintf(env.Stdout, "%s secret: %s\n", verb, what)
+	return nil
+}
+
+func cliSecretList(ctx context.Context, env cliEnv, args []string) error {
+	fs := cliFlagSet("secret list", "[flags]", "List secret names. Values are never shown.")
+	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
+	pos, err := cliParse(fs, env, args)
+	if err != nil {
+		return err
+	}
+	if err := cliWantArgs(fs, pos, 0, 0, "no arguments"); err != nil {
+		return err
+	}
+	c, err := cliClient(env, cliGateway(env, *gateway, ""))
+	if err != nil {
+		return fmt.Errorf("secret list: %w", err)
+	}
+	secrets, err := c.ListSecrets(ctx, *namespace)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tNAMESPACE")
+	for _, s := range secrets {
+		fmt.Fprintf(tw, "%s\t%s\n", s.Name, cliOrDash(s.Namespace))
+	}
+	return tw.Flush()
+}
+
+func cliSecretRemove(ctx context.Context, env cliEnv, args []string) error {
+	fs := cliFlagSet("secret remove", "NAME... [flags]", "Remove secrets. A secret a deployed function uses is refused.")
+	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
+	pos, err := cliParse(fs, env, args)
+	if err != nil {
+		return err
+	}
+	if err := cliWantArgs(fs, pos, 1, -1, "one or more secret names"); err != nil {
+		return err
+	}
+	c, err := cliClient(env, cliGateway(env, *gateway, ""))
+	if err != nil {
+		return fmt.Errorf("secret remove: %w", err)
+	}
+	var errs []error
+	for _, name := range pos {
+		err := c.RemoveSecret(ctx, name, *namespace)
+		switch {
+		case errors.Is(err, client.ErrNotFound):
+			errs = append(errs, fmt.Errorf("secret remove: no such secret: %s", cliQualified(name, *namespace)))
+		case err != nil:
+			errs = append(errs, err)
+		default:
+			fmt.Fprintf(env.Stdout, "Removed secret: %s\n", cliQualified(name, *namespace))
+		}
+	}
+	return errors.Join(errs...)
+}
