@@ -6,14 +6,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
-	"strings"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
 	"github.com/funcd/funcd/internal/containerd"
+	"github.com/funcd/funcd/internal/logs"
 )
 
 // Labels funcd puts on the containers it creates. The spec itself lives in
@@ -30,6 +32,7 @@ const defaultFunctionPort = 8080
 // replica is one container and task of a function.
 type replica struct {
 	id        string
+	fn        string // function name
 	ns        string
 	revision  uint64
 	host      string // "ip:8080", what the proxy dials
@@ -65,7 +68,7 @@ var ErrStart = errors.New("function did not start")
 // ready. It returns the task's exit channel for supervision. On failure the
 // task is stopped; the container and network are left to the caller.
 func (p *Provider) boot(ctx context.Context, r *replica) (<-chan containerd.Exit, error) {
-	task, err := p.rt.NewTask(ctx, r.ns, r.id, p.logPath(r.ns, r.id))
+	task, err := p.rt.NewTask(ctx, r.ns, r.id, p.logPath(r))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrStart, err)
 	}
@@ -190,22 +193,36 @@ func (p *Provider) probeOnce(ctx context.Context, host, readyPath string) error 
 	return nil
 }
 
+// logPath is where r's stdout and stderr are recorded (see internal/logs).
+func (p *Provider) logPath(r *replica) string {
+	return logs.Path(filepath.Join(p.cfg.StateDir, "logs"), r.ns, r.fn, r.id)
+}
+
+// removeLogs deletes r's log files, and its function's log directory once
+// it is empty: logs go with their replica.
+func (p *Provider) removeLogs(r *replica) {
+	path := p.logPath(r)
+	for _, f := range []string{path, path + ".1"} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			p.log.Error("remove log", "replica", r.id, "err", err)
+		}
+	}
+	_ = os.Remove(filepath.Dir(path)) // fails while other replicas log there
+}
+
 // logTail returns the last line the replica wrote, as a hint for errors.
 func (p *Provider) logTail(r *replica) string {
-	data, err := os.ReadFile(p.logPath(r.ns, r.id))
-	if err != nil || len(data) == 0 {
+	f, err := os.Open(p.logPath(r))
+	if err != nil {
 		return ""
 	}
-	if len(data) > 4096 {
-		data = data[len(data)-4096:]
+	defer f.Close()
+	data := make([]byte, 4096)
+	if fi, err := f.Stat(); err == nil && fi.Size() > int64(len(data)) {
+		_, _ = f.Seek(fi.Size()-int64(len(data)), io.SeekStart)
 	}
-	s := string(data)
-	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
-		s = s[:len(s)-1]
-	}
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		s = s[i+1:]
-	}
+	n, _ := io.ReadFull(f, data)
+	s := logs.LastText(data[:n])
 	if s == "" {
 		return ""
 	}

@@ -33,6 +33,7 @@ type Client struct {
 	c           *ctd.Client
 	snapshotter string
 	registries  Registries
+	logDriver   LogDriver
 	log         *slog.Logger
 }
 
@@ -41,6 +42,7 @@ type Options struct {
 	Address     string // containerd's socket
 	Snapshotter string // default "overlayfs"
 	Registries  Registries
+	LogDriver   LogDriver // records each task's stdout and stderr
 	Log         *slog.Logger
 }
 
@@ -59,7 +61,7 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 	for {
 		c, err := dial(ctx, opts.Address)
 		if err == nil {
-			return &Client{c: c, snapshotter: opts.Snapshotter, registries: opts.Registries, log: log}, nil
+			return &Client{c: c, snapshotter: opts.Snapshotter, registries: opts.Registries, logDriver: opts.LogDriver, log: log}, nil
 		}
 		log.Warn("containerd is not reachable yet; retrying", "address", opts.Address, "err", err, "retry_in", delay)
 		select {

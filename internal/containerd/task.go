@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -18,10 +19,26 @@ type Task struct {
 	PID uint32
 }
 
+// LogDriver is the program containerd's shim starts next to each task to
+// record its stdout and stderr (containerd's "binary" log URI). Because it
+// belongs to the shim, output keeps being recorded while funcd restarts.
+type LogDriver struct {
+	Binary  string // absolute path of the funcd binary
+	MaxSize int64  // rotation cap of each log file, in bytes
+}
+
+// LogDriverFlag is the flag that makes the funcd binary run as the log
+// driver; its value is the log file. The shim passes the arguments in no
+// particular order, so the mode is recognised by this flag, not by a
+// subcommand name.
+const LogDriverFlag = "--log-driver"
+
+// LogMaxSizeFlag passes LogDriver.MaxSize to the log driver.
+const LogMaxSizeFlag = "--log-max-size"
+
 // NewTask creates container id's task without starting it, its stdout and
-// stderr going to logPath (written by containerd's shim, so output keeps
-// flowing while funcd restarts). A task left over from an earlier run is
-// deleted first.
+// stderr recorded in logPath by the log driver. A task left over from an
+// earlier run is deleted first.
 func (c *Client) NewTask(ctx context.Context, ns, id, logPath string) (Task, error) {
 	ctx = withNS(ctx, ns)
 	ctr, err := c.c.LoadContainer(ctx, id)
@@ -33,10 +50,20 @@ func (c *Client) NewTask(ctx context.Context, ns, id, logPath string) (Task, err
 			return Task{}, fmt.Errorf("new task %s: delete old task: %w", id, err)
 		}
 	}
+	logPath, err = filepath.Abs(logPath) // the driver runs in the shim's directory
+	if err != nil {
+		return Task{}, fmt.Errorf("new task %s: %w", id, err)
+	}
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
 		return Task{}, fmt.Errorf("new task %s: %w", id, err)
 	}
-	t, err := ctr.NewTask(ctx, cio.LogFile(logPath))
+	if c.logDriver.Binary == "" {
+		return Task{}, fmt.Errorf("new task %s: no log driver configured", id)
+	}
+	t, err := ctr.NewTask(ctx, cio.BinaryIO(c.logDriver.Binary, map[string]string{
+		LogDriverFlag:  logPath,
+		LogMaxSizeFlag: strconv.FormatInt(c.logDriver.MaxSize, 10),
+	}))
 	if err != nil {
 		return Task{}, fmt.Errorf("new task %s: %w", id, err)
 	}
