@@ -43,6 +43,10 @@ func (p *Provider) Deploy(ctx context.Context, d api.FunctionDeployment) error {
 		return err
 	}
 	n, _ := replicaBounds(d.Labels)
+	if err := p.reserveMemory(k, d, n); err != nil {
+		return err
+	}
+	defer p.releaseMemory(k)
 	rec := record{Spec: d, Image: image, Replicas: n, Revision: 1, CreatedAt: time.Now().UTC().Truncate(time.Second)}
 	f := &function{eps: newEndpoints(), rec: rec}
 	rs, err := p.startReplicas(ctx, f, rec, int(n))
@@ -85,6 +89,10 @@ func (p *Provider) Update(ctx context.Context, d api.FunctionDeployment) error {
 	}
 	old, oldReplicas := f.snapshot()
 	rec := record{Spec: d, Image: image, Replicas: updatedReplicas(old.Replicas, d.Labels), Revision: old.Revision + 1, CreatedAt: old.CreatedAt}
+	if err := p.reserveMemory(k, d, rec.Replicas); err != nil {
+		return err
+	}
+	defer p.releaseMemory(k)
 	rs, err := p.startReplicas(ctx, f, rec, int(rec.Replicas))
 	if err != nil {
 		return fmt.Errorf("update %s: the previous version keeps serving: %w", k, err)
@@ -132,6 +140,10 @@ func (p *Provider) Scale(ctx context.Context, name, ns string, n uint64) error {
 	if _, max := replicaBounds(rec.Spec.Labels); n > max {
 		return fmt.Errorf("%w: replicas %d is above the maximum of %d (label %s)", ErrInvalid, n, max, labelScaleMax)
 	}
+	if err := p.reserveMemory(k, rec.Spec, n); err != nil {
+		return err
+	}
+	defer p.releaseMemory(k)
 	rec.Replicas = n
 	var more, victims []*replica
 	if int(n) > len(rs) {
@@ -193,8 +205,8 @@ func (p *Provider) validate(d api.FunctionDeployment) (api.FunctionDeployment, e
 	if err := api.ValidateName(d.Service); err != nil {
 		return d, fmt.Errorf("%w: service: %v", ErrInvalid, err)
 	}
-	if d.Namespace != api.DefaultNamespace {
-		return d, fmt.Errorf("%w: namespace %q not found; functions live in %q", ErrInvalid, d.Namespace, api.DefaultNamespace)
+	if !p.namespaceExists(d.Namespace) {
+		return d, fmt.Errorf("%w: namespace %q not found; create it first (funcd namespace create)", ErrInvalid, d.Namespace)
 	}
 	if strings.TrimSpace(d.Image) == "" {
 		return d, fmt.Errorf("%w: image: is required", ErrInvalid)
@@ -209,6 +221,9 @@ func (p *Provider) validate(d api.FunctionDeployment) (api.FunctionDeployment, e
 			return d, fmt.Errorf("%w: unable to find secret: %s: %v", ErrInvalid, s, err)
 		}
 	}
+	if err := validateResources(d); err != nil {
+		return d, err
+	}
 	if err := validateScaleLabels(d.Labels); err != nil {
 		return d, err
 	}
@@ -216,6 +231,26 @@ func (p *Provider) validate(d api.FunctionDeployment) (api.FunctionDeployment, e
 		return d, fmt.Errorf("%w: annotation %s: %q must start with /", ErrInvalid, annotationReadyPath, path)
 	}
 	return d, nil
+}
+
+// validateResources checks that limits and requests are quantities.
+func validateResources(d api.FunctionDeployment) error {
+	for field, r := range map[string]*api.FunctionResources{"limits": d.Limits, "requests": d.Requests} {
+		if r == nil {
+			continue
+		}
+		if r.Memory != "" {
+			if _, err := api.ParseMemory(r.Memory); err != nil {
+				return fmt.Errorf("%w: %s.memory: %v", ErrInvalid, field, err)
+			}
+		}
+		if r.CPU != "" {
+			if _, err := api.ParseCPU(r.CPU); err != nil {
+				return fmt.Errorf("%w: %s.cpu: %v", ErrInvalid, field, err)
+			}
+		}
+	}
+	return nil
 }
 
 func validateScaleLabels(labels map[string]string) error {

@@ -275,6 +275,17 @@ func (s fakeSecrets) Path(ns, name string) (string, error) {
 	return "", fmt.Errorf("secret %s: %w", name, ErrNotFound)
 }
 
+func (s fakeSecrets) View(ns, id string, names []string) (string, error) {
+	for _, name := range names {
+		if _, err := s.Path(ns, name); err != nil {
+			return "", err
+		}
+	}
+	return "/dev/null", nil
+}
+
+func (s fakeSecrets) RemoveView(ns, id string) error { return nil }
+
 type harness struct {
 	t   *testing.T
 	rt  *fakeRuntime

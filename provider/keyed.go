@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"slices"
 	"sort"
 	"sync"
 
@@ -48,5 +47,3 @@ func (m *keyedMutex) lock(k key) func() {
 func sortStatuses(s []api.FunctionStatus) {
 	sort.Slice(s, func(i, j int) bool { return s[i].Name < s[j].Name })
 }
-
-func sortStrings(s []string) { slices.Sort(s) }

@@ -2,10 +2,7 @@ package provider
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"net/netip"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -21,6 +18,7 @@ func (p *Provider) startReplica(ctx context.Context, f *function, rec record) (_
 	id := newReplicaID(d.Service)
 	r := &replica{
 		id:        id,
+		fn:        d.Service,
 		ns:        d.Namespace,
 		revision:  rec.Revision,
 		netns:     p.netnsPath(id),
@@ -65,6 +63,9 @@ func (p *Provider) containerSpec(rec record, r *replica, addr netip.Addr) (conta
 			labelIP:       addr.String(),
 		},
 		Env:          env(d),
+		MemoryLimit:  memoryLimit(d),
+		CPUMillis:    cpuLimit(d),
+		PidsLimit:    p.cfg.PidsLimit,
 		Hostname:     r.id,
 		ReadOnlyRoot: d.ReadOnlyRootFilesystem,
 		NetNS:        r.netns,
@@ -72,12 +73,12 @@ func (p *Provider) containerSpec(rec record, r *replica, addr netip.Addr) (conta
 	for _, m := range p.cfg.Mounts {
 		spec.Mounts = append(spec.Mounts, bindMount(m.Source, m.Destination))
 	}
-	for _, s := range d.Secrets {
-		path, err := p.secrets.Path(d.Namespace, s)
+	if len(d.Secrets) > 0 {
+		m, err := p.secretsMount(d, r)
 		if err != nil {
-			return spec, fmt.Errorf("%w: unable to find secret: %s", ErrInvalid, s)
+			return spec, err
 		}
-		spec.Mounts = append(spec.Mounts, bindMount(path, "/var/openfaas/secrets/"+s))
+		spec.Mounts = append(spec.Mounts, m)
 	}
 	return spec, nil
 }
@@ -97,9 +98,8 @@ func (p *Provider) release(r *replica) {
 	if err := p.net.RemoveNetNS(r.netns); err != nil {
 		p.log.Error("remove netns", "replica", r.id, "err", err)
 	}
-	if err := os.Remove(p.logPath(r.ns, r.id)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		p.log.Error("remove log", "replica", r.id, "err", err)
-	}
+	p.removeLogs(r)
+	p.releaseSecrets(r)
 }
 
 // stopReplica takes r out of service: it ends supervision, waits for
@@ -195,6 +195,9 @@ func backoff(n int) time.Duration {
 // started (in the background, so the API comes up at once), and containers
 // funcd no longer wants are removed.
 func (p *Provider) Restore(ctx context.Context) error {
+	if err := p.loadNamespaces(); err != nil {
+		return err
+	}
 	recs, err := p.store.load()
 	if err != nil {
 		return err
@@ -246,7 +249,7 @@ func (p *Provider) Restore(ctx context.Context) error {
 // function is gone, its revision is stale, it is surplus, or its network
 // namespace did not survive a reboot).
 func (p *Provider) claim(ns string, info containerd.Info) (*replica, *function) {
-	r := &replica{id: info.ID, ns: ns, netns: p.netnsPath(info.ID)}
+	r := &replica{id: info.ID, fn: info.Labels[labelFunction], ns: ns, netns: p.netnsPath(info.ID)}
 	f := p.fns[key{ns, info.Labels[labelFunction]}]
 	if f == nil {
 		return r, nil

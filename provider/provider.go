@@ -52,11 +52,18 @@ type Network interface {
 	IsNetNS(path string) bool
 }
 
-// Secrets resolves a secret name to the host file mounted into functions.
+// Secrets checks secret names and builds the per-replica directories
+// mounted into functions at /var/openfaas/secrets.
 type Secrets interface {
 	// Path returns the file holding secret name in namespace ns, or an
 	// error wrapping ErrNotFound.
 	Path(ns, name string) (string, error)
+	// View builds view id (a replica ID) holding copies of the named
+	// secrets, kept current when a secret is updated, and returns its
+	// directory.
+	View(ns, id string, names []string) (string, error)
+	// RemoveView removes view id; a missing view is not an error.
+	RemoveView(ns, id string) error
 }
 
 // Config tunes the provider.
@@ -66,6 +73,8 @@ type Config struct {
 	StopGrace    time.Duration // drain, then SIGTERM, then SIGKILL after this
 	Mounts       []Mount       // files every function gets (resolv.conf, hosts)
 	FunctionPort uint16        // where functions listen; 8080 when zero
+	MemoryBudget int64         // bytes the memory limits of all replicas may add up to; 0 for no budget
+	PidsLimit    int64         // processes per replica; 0 for no limit
 }
 
 // Mount is a read-only bind mount of a host file into every function.
@@ -90,8 +99,12 @@ type Provider struct {
 
 	locks keyedMutex // serialises control operations per function
 
-	mu  sync.RWMutex
-	fns map[key]*function
+	budgetMu sync.Mutex
+	reserved map[key]int64 // memory claimed by operations under way
+
+	mu         sync.RWMutex
+	fns        map[key]*function
+	namespaces map[string]api.FunctionNamespace // created ones; the default always exists
 }
 
 type key struct{ ns, name string }
@@ -160,10 +173,6 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 	}
 }
 
-func (p *Provider) logPath(ns, id string) string {
-	return filepath.Join(p.cfg.StateDir, "logs", ns, id+".log")
-}
-
 func (p *Provider) netnsPath(id string) string {
 	return filepath.Join(p.cfg.StateDir, "netns", id)
 }
@@ -208,22 +217,6 @@ func (f *function) status() api.FunctionStatus {
 	st.AvailableReplicas = uint64(f.eps.count())
 	st.CreatedAt = rec.CreatedAt
 	return st
-}
-
-// Namespaces returns the namespaces that hold functions, plus the default.
-func (p *Provider) Namespaces() []string {
-	seen := map[string]bool{api.DefaultNamespace: true}
-	out := []string{api.DefaultNamespace}
-	p.mu.RLock()
-	for k := range p.fns {
-		if !seen[k.ns] {
-			seen[k.ns] = true
-			out = append(out, k.ns)
-		}
-	}
-	p.mu.RUnlock()
-	sortStrings(out[1:])
-	return out
 }
 
 // Backend is a replica chosen for one request. Release must be called when

@@ -77,7 +77,7 @@ func TestDeployStatusRoundTrip(t *testing.T) {
 	}
 	var secretMount bool
 	for _, m := range spec.Mounts {
-		secretMount = secretMount || m.Destination == "/var/openfaas/secrets/db-pass"
+		secretMount = secretMount || m.Destination == "/var/openfaas/secrets" // the replica's secrets view
 	}
 	if !secretMount {
 		t.Errorf("container mounts = %+v, want the secret", spec.Mounts)
@@ -411,5 +411,57 @@ func TestUpdatedReplicas(t *testing.T) {
 		if got := updatedReplicas(tt.current, tt.labels); got != tt.want {
 			t.Errorf("updatedReplicas(%d, %v) = %d, want %d", tt.current, tt.labels, got, tt.want)
 		}
+	}
+}
+
+func TestMemoryBudget(t *testing.T) {
+	h := newHarness(t)
+	h.p.cfg.MemoryBudget = 300 << 20 // 300Mi
+	ctx := context.Background()
+	withMem := func(m string) func(*api.FunctionDeployment) {
+		return func(d *api.FunctionDeployment) { d.Limits = &api.FunctionResources{Memory: m} }
+	}
+	if err := h.p.Deploy(ctx, deployment("a", withMem("100Mi"), withLabel(labelScaleMin, "2"))); err != nil {
+		t.Fatalf("Deploy within budget = %v", err)
+	}
+	err := h.p.Deploy(ctx, deployment("b", withMem("128Mi")))
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "128Mi") || !strings.Contains(err.Error(), "300Mi") {
+		t.Fatalf("Deploy over budget = %v, want ErrInvalid with the numbers", err)
+	}
+	if ids := h.rt.ids(); len(ids) != 2 {
+		t.Errorf("refused deploy left containers: %v", ids)
+	}
+	if err := h.p.Deploy(ctx, deployment("c")); err != nil {
+		t.Errorf("Deploy without a memory limit = %v, want it to count nothing", err)
+	}
+	if err := h.p.Scale(ctx, "a", "openfaas-fn", 4); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Scale over budget = %v, want ErrInvalid", err)
+	}
+	if err := h.p.Scale(ctx, "a", "openfaas-fn", 3); err != nil {
+		t.Errorf("Scale within budget = %v", err)
+	}
+	if err := h.p.Update(ctx, deployment("a", withMem("200Mi"))); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Update over budget = %v, want ErrInvalid", err)
+	}
+}
+
+func TestResourcesAreValidated(t *testing.T) {
+	h := newHarness(t)
+	for _, r := range []api.FunctionResources{{Memory: "lots"}, {CPU: "fast"}, {Memory: "-1Mi"}} {
+		r := r
+		err := h.p.Deploy(context.Background(), deployment("x", func(d *api.FunctionDeployment) { d.Limits = &r }))
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "limits.") {
+			t.Errorf("Deploy with limits %+v = %v, want ErrInvalid naming the field", r, err)
+		}
+	}
+	d := deployment("y", func(d *api.FunctionDeployment) {
+		d.Limits = &api.FunctionResources{Memory: "64Mi", CPU: "250m"}
+	})
+	if err := h.p.Deploy(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	spec := h.rt.containers[h.rt.ids()[0]].spec
+	if spec.MemoryLimit != 64<<20 || spec.CPUMillis != 250 {
+		t.Errorf("container limits = %d bytes, %dm; want 64Mi and 250m", spec.MemoryLimit, spec.CPUMillis)
 	}
 }

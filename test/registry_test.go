@@ -10,6 +10,7 @@ import (
 var testImages = []testenv.Image{
 	{Ref: "testfn:v1", Pkg: "test/testfn", Config: imagebuild.Config{Entrypoint: "/testfn", Env: []string{"VERSION=v1"}}},
 	{Ref: "testfn:v2", Pkg: "test/testfn", Config: imagebuild.Config{Entrypoint: "/testfn", Env: []string{"VERSION=v2"}}},
+	{Ref: "testfn:nobody", Pkg: "test/testfn", Config: imagebuild.Config{Entrypoint: "/testfn", User: "65534:65534"}},
 	{Ref: "hello:0.1", Pkg: "examples/hello", Config: imagebuild.Config{Entrypoint: "/hello"}},
 }
 

@@ -43,15 +43,18 @@ func (e cliEnv) getenv(key string) string {
 // cliCommands maps a subcommand name to its implementation. ctx is
 // cancelled on SIGINT/SIGTERM.
 var cliCommands = map[string]cliCommand{
-	"login":    {"save gateway credentials (shared with faas-cli)", cliWithHelp(cliLogin)},
-	"deploy":   {"deploy or update functions from flags or a stack.yml", cliWithHelp(cliDeploy)},
-	"list":     {"list deployed functions", cliWithHelp(cliList)},
-	"describe": {"show one function's details and status", cliWithHelp(cliDescribe)},
-	"invoke":   {"call a function with stdin as the request body", cliWithHelp(cliInvoke)},
-	"remove":   {"remove functions", cliWithHelp(cliRemove)},
-	"rm":       {"alias for remove", cliWithHelp(cliRemove)},
-	"scale":    {"set a function's replica count", cliWithHelp(cliScale)},
-	"version":  {"print the CLI and gateway versions", cliWithHelp(cliVersion)},
+	"login":     {"save gateway credentials (shared with faas-cli)", cliWithHelp(cliLogin)},
+	"deploy":    {"deploy or update functions from flags or a stack.yml", cliWithHelp(cliDeploy)},
+	"list":      {"list deployed functions", cliWithHelp(cliList)},
+	"logs":      {"print a function's output (--follow to keep printing)", cliWithHelp(cliLogs)},
+	"namespace": {"list, create and delete namespaces", cliWithHelp(cliNamespace)},
+	"describe":  {"show one function's details and status", cliWithHelp(cliDescribe)},
+	"invoke":    {"call a function with stdin as the request body", cliWithHelp(cliInvoke)},
+	"remove":    {"remove functions", cliWithHelp(cliRemove)},
+	"rm":        {"alias for remove", cliWithHelp(cliRemove)},
+	"scale":     {"set a function's replica count", cliWithHelp(cliScale)},
+	"secret":    {"create, update, list and remove secrets", cliWithHelp(cliSecret)},
+	"version":   {"print the CLI and gateway versions", cliWithHelp(cliVersion)},
 }
 
 // cliWithHelp turns the flag.ErrHelp that follows a printed -h usage into

@@ -45,6 +45,9 @@ func main() {
 var errUsage = errors.New("usage")
 
 func run(ctx context.Context, args []string, env cliEnv) error {
+	if isLogDriver(args) { // hidden: started by containerd's shim, see logger.go
+		return runLogDriver(args, env)
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(env.Stderr)
 		if len(args) == 0 {

@@ -19,6 +19,7 @@ import (
 	"github.com/funcd/funcd/internal/config"
 	"github.com/funcd/funcd/internal/containerd"
 	"github.com/funcd/funcd/internal/gateway"
+	"github.com/funcd/funcd/internal/logs"
 	"github.com/funcd/funcd/internal/netfiles"
 	"github.com/funcd/funcd/internal/secrets"
 	"github.com/funcd/funcd/provider"
@@ -41,13 +42,23 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		return err
 	}
 
+	// The shim runs this binary as every replica's log driver (logger.go).
+	self, err := os.Executable()
+	if err == nil {
+		self, err = filepath.EvalSymlinks(self)
+	}
+	if err != nil {
+		return fmt.Errorf("find the funcd binary for the log driver: %w", err)
+	}
+
 	ctr, err := containerd.Connect(ctx, containerd.Options{
 		Address: cfg.ContainerdAddress,
 		Registries: containerd.Registries{
 			Insecure:     cfg.InsecureRegistries,
 			DockerConfig: filepath.Join(cfg.StateDir, "config.json"),
 		},
-		Log: log.With("component", "containerd"),
+		LogDriver: containerd.LogDriver{Binary: self, MaxSize: cfg.LogMaxSize},
+		Log:       log.With("component", "containerd"),
 	})
 	if err != nil {
 		return err
@@ -75,10 +86,13 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		return err
 	}
 
-	prov := provider.New(ctr, network, secrets.New(filepath.Join(cfg.StateDir, "secrets", "namespaces")), provider.Config{
+	secretStore := secrets.New(filepath.Join(cfg.StateDir, "secrets"))
+	prov := provider.New(ctr, network, secretStore, provider.Config{
 		StateDir:     cfg.StateDir,
 		ReadyTimeout: cfg.ReadyTimeout,
 		StopGrace:    cfg.StopGrace,
+		MemoryBudget: cfg.MemoryBudget,
+		PidsLimit:    cfg.PidsLimit,
 		Mounts: []provider.Mount{
 			{Source: files.ResolvConf, Destination: "/etc/resolv.conf"},
 			{Source: files.Hosts, Destination: "/etc/hosts"},
@@ -98,7 +112,8 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 	release := api.VersionInfo{Release: version, SHA: commit}
 	invoke := proxy.New(resolver{prov}, proxy.Config{Timeout: cfg.Timeout, ServedBy: "funcd/" + version}, log.With("component", "proxy"))
 	defer invoke.Close()
-	gw := gateway.New(prov, invoke, gateway.Config{Credentials: creds, Version: release}, log.With("component", "gateway"))
+	gw := gateway.New(prov, invoke, gateway.Config{Credentials: creds, Version: release, Secrets: secretStore, SecretUsers: prov,
+		Logs: logs.NewStore(filepath.Join(cfg.StateDir, "logs")), Namespaces: prov}, log.With("component", "gateway"))
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -118,6 +133,15 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 	// Connections the proxy took over for invocations come back here when
 	// they carry anything else.
 	go func() { _ = srv.Serve(invoke.Handoff()) }()
+	// Functions call each other at http://gateway:8080.
+	bridgeLn, err := bridgeListener(ctx, cfg.Listen, network.Gateway())
+	if err != nil {
+		return err
+	}
+	if bridgeLn != nil {
+		go func() { _ = srv.Serve(bridgeLn) }()
+		log.Info("functions reach funcd at http://gateway:8080", "address", bridgeLn.Addr().String())
+	}
 	log.Info("funcd is up", "listen", ln.Addr().String(), "state_dir", cfg.StateDir, "version", version)
 	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		log.Warn("notify systemd", "err", err)

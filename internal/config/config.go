@@ -10,8 +10,11 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/funcd/funcd/internal/api"
 )
 
 // Daemon is the configuration of `funcd up`.
@@ -27,7 +30,10 @@ type Daemon struct {
 	Timeout            time.Duration
 	ReadyTimeout       time.Duration
 	StopGrace          time.Duration
+	MemoryBudget       int64 // bytes; 0 for none
+	PidsLimit          int64
 	LogLevel           string
+	LogMaxSize         int64 // bytes of a replica's log file before it is rotated
 }
 
 // cniBinDirs are searched in order for the CNI plugins.
@@ -38,7 +44,8 @@ var cniBinDirs = []string{"/usr/lib/cni", "/opt/cni/bin"}
 // its default. getenv is os.Getenv in production.
 func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Daemon, error) {
 	var d Daemon
-	var subnet string
+	var subnet, budget string
+	var logMaxSize string
 	var insecure, nameservers listFlag
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	fs.SetOutput(usage)
@@ -53,7 +60,10 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 	fs.DurationVar(&d.Timeout, "timeout", 60*time.Second, "longest synchronous invocation, including the wait for a ready replica")
 	fs.DurationVar(&d.ReadyTimeout, "ready-timeout", 30*time.Second, "how long a new replica may take to become ready")
 	fs.DurationVar(&d.StopGrace, "stop-grace", 10*time.Second, "time a replica gets to drain and exit on SIGTERM before SIGKILL")
+	fs.StringVar(&budget, "memory-budget", "80%", "what the memory limits of all replicas may add up to: a quantity (e.g. 2Gi), a percentage of the host's RAM, or 0 for no budget")
+	fs.Int64Var(&d.PidsLimit, "pids-limit", 1024, "processes per replica (0 for no limit)")
 	fs.StringVar(&d.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&logMaxSize, "log-max-size", "1Mi", "size (e.g. 512Ki, 1Mi) at which a replica's log file STATE/logs/NS/FUNCTION/ID.log\nis rotated to ID.log.1; one rotated file is kept, so each replica's logs take at most twice this")
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: funcd up [flags]\n\nRuns the funcd daemon: the OpenFaaS API, invocations and the function supervisor.\nEvery flag --name can also be set with the environment variable FUNCD_NAME\n(upper case, '-' as '_'), e.g. FUNCD_STATE_DIR=/srv/funcd.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -68,6 +78,7 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 		return d, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	d.InsecureRegistries, d.Nameservers = insecure, nameservers
+	var err error
 	p, err := netip.ParsePrefix(subnet)
 	if err != nil {
 		return d, fmt.Errorf("--subnet: %w", err)
@@ -80,6 +91,15 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 		if _, err := netip.ParseAddr(ns); err != nil {
 			return d, fmt.Errorf("--nameserver: %w", err)
 		}
+	}
+	if d.MemoryBudget, err = parseBudget(budget, hostMemory); err != nil {
+		return d, fmt.Errorf("--memory-budget: %w", err)
+	}
+	if d.PidsLimit < 0 {
+		return d, errors.New("--pids-limit must not be negative")
+	}
+	if d.LogMaxSize, err = api.ParseMemory(logMaxSize); err != nil || d.LogMaxSize <= 0 {
+		return d, fmt.Errorf("--log-max-size: %q is not a positive size such as 1Mi", logMaxSize)
 	}
 	if d.Timeout <= 0 || d.ReadyTimeout <= 0 || d.StopGrace < 0 {
 		return d, errors.New("--timeout and --ready-timeout must be positive, --stop-grace not negative")
@@ -109,6 +129,41 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 		}
 	})
 	return err
+}
+
+// parseBudget reads a memory budget: a quantity, or a percentage of what
+// total() reports.
+func parseBudget(s string, total func() (int64, error)) (int64, error) {
+	if pct, ok := strings.CutSuffix(s, "%"); ok {
+		p, err := strconv.ParseFloat(pct, 64)
+		if err != nil || p < 0 || p > 100 {
+			return 0, fmt.Errorf("%q: a percentage must be between 0%% and 100%%", s)
+		}
+		t, err := total()
+		if err != nil {
+			return 0, err
+		}
+		return int64(float64(t) * p / 100), nil
+	}
+	return api.ParseMemory(s)
+}
+
+// hostMemory returns MemTotal from /proc/meminfo, in bytes.
+func hostMemory() (int64, error) {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, fmt.Errorf("read host memory: %w", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("read host memory: %w", err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("read host memory: no MemTotal in /proc/meminfo")
 }
 
 func firstDir(dirs []string) string {

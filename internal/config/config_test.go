@@ -68,3 +68,21 @@ func TestParseDaemonErrors(t *testing.T) {
 		t.Errorf("ParseDaemon with FUNCD_TIMEOUT=soon = nil error, want one")
 	}
 }
+
+func TestParseBudget(t *testing.T) {
+	total := func() (int64, error) { return 1000 << 20, nil }
+	tests := map[string]int64{"80%": 800 << 20, "0": 0, "2Gi": 2 << 30, "100%": 1000 << 20, "12.5%": 125 << 20}
+	for in, want := range tests {
+		if got, err := parseBudget(in, total); err != nil || got != want {
+			t.Errorf("parseBudget(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"150%", "x%", "lots", "-1%"} {
+		if _, err := parseBudget(bad, total); err == nil {
+			t.Errorf("parseBudget(%q) = nil error", bad)
+		}
+	}
+	if n, err := hostMemory(); err != nil || n <= 0 {
+		t.Errorf("hostMemory() = %d, %v", n, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	ctd "github.com/containerd/containerd"
+	"github.com/containerd/containerd/contrib/seccomp"
 	"github.com/containerd/containerd/oci"
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -20,6 +21,9 @@ type ContainerSpec struct {
 	Mounts       []specs.Mount
 	ReadOnlyRoot bool   // "/" read-only, with a writable tmpfs at /tmp
 	NetNS        string // path of a network namespace to join; "" for a new one
+	MemoryLimit  int64  // bytes; 0 for none
+	CPUMillis    int64  // CPU quota in millicores; 0 for none
+	PidsLimit    int64  // 0 for none
 }
 
 // Create creates the container and its writable snapshot. On failure
@@ -36,6 +40,7 @@ func (c *Client) Create(ctx context.Context, ns string, s ContainerSpec) error {
 		oci.WithEnv(s.Env),
 		oci.WithMounts(s.Mounts),
 	}
+	specOpts = append(specOpts, limits(s)...)
 	if s.NetNS != "" {
 		specOpts = append(specOpts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: s.NetNS}))
 	}
@@ -61,6 +66,27 @@ func (c *Client) Create(ctx context.Context, ns string, s ContainerSpec) error {
 }
 
 func snapshotKey(id string) string { return id + "-snapshot" }
+
+// cpuPeriod is the CFS period the CPU quota is expressed in (100 ms).
+const cpuPeriod = 100000
+
+// limits turns s's resource limits into spec options, and always applies
+// the isolation every function gets: the default seccomp profile and no
+// privilege escalation (the default spec already keeps the default
+// capability set and no privileged mode).
+func limits(s ContainerSpec) []oci.SpecOpts {
+	opts := []oci.SpecOpts{seccomp.WithDefaultProfile(), oci.WithNoNewPrivileges}
+	if s.MemoryLimit > 0 {
+		opts = append(opts, oci.WithMemoryLimit(uint64(s.MemoryLimit)))
+	}
+	if s.CPUMillis > 0 {
+		opts = append(opts, oci.WithCPUCFS(max(s.CPUMillis*cpuPeriod/1000, 1000), cpuPeriod)) // the kernel floor is 1 ms
+	}
+	if s.PidsLimit > 0 {
+		opts = append(opts, oci.WithPidsLimit(s.PidsLimit))
+	}
+	return opts
+}
 
 func withTmpfs(dest string) oci.SpecOpts {
 	return oci.WithMounts([]specs.Mount{{

@@ -21,6 +21,7 @@ import (
 
 	"github.com/funcd/funcd/internal/api"
 	"github.com/funcd/funcd/internal/basicauth"
+	"github.com/funcd/funcd/internal/secrets"
 	"github.com/funcd/funcd/provider"
 )
 
@@ -42,6 +43,10 @@ type Functions interface {
 type Config struct {
 	Credentials basicauth.Credentials
 	Version     api.VersionInfo
+	Secrets     Secrets     // serves /system/secrets when set
+	SecretUsers SecretUsers // refuses to delete secrets functions use
+	Logs        Logs        // serves /system/logs when set
+	Namespaces  Namespaces  // serves /system/namespace/{name} when set
 }
 
 // Gateway routes requests.
@@ -67,6 +72,15 @@ func New(fns Functions, invoke http.Handler, cfg Config, log *slog.Logger) *Gate
 	g.mux.Handle("POST /system/scale-function/{name}", auth(g.scale))
 	g.mux.Handle("GET /system/info", auth(g.info))
 	g.mux.Handle("GET /system/namespaces", auth(g.namespaces))
+	if cfg.Secrets != nil {
+		g.secretRoutes(auth)
+	}
+	if cfg.Logs != nil {
+		g.mux.Handle("GET /system/logs", auth(g.logs))
+	}
+	if cfg.Namespaces != nil {
+		g.namespaceRoutes(auth)
+	}
 	g.mux.HandleFunc("GET /healthz", healthz)
 	return g
 }
@@ -199,11 +213,11 @@ func (g *Gateway) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 // errorStatus is the one place errors become HTTP statuses.
 func errorStatus(err error) int {
 	switch {
-	case errors.Is(err, provider.ErrNotFound):
+	case errors.Is(err, provider.ErrNotFound), errors.Is(err, secrets.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, provider.ErrExists):
+	case errors.Is(err, provider.ErrExists), errors.Is(err, secrets.ErrExists), errors.Is(err, errSecretInUse):
 		return http.StatusConflict
-	case errors.Is(err, provider.ErrInvalid), errors.Is(err, provider.ErrStart):
+	case errors.Is(err, provider.ErrInvalid), errors.Is(err, provider.ErrStart), errors.Is(err, secrets.ErrInvalid):
 		return http.StatusBadRequest
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable

@@ -8,6 +8,8 @@
 //	/exit?code=N         answer, then exit with code N
 //	/sleep?ms=N          sleep N milliseconds, then answer
 //	/ready               200, or 503 when env READY is "false"
+//	/log?text=T          print T as a line on stdout (&stream=stderr: on
+//	                     stderr), then answer
 //
 // It listens on :8080 after env START_DELAY_MS milliseconds, and on SIGTERM
 // finishes in-flight requests and exits 0.
@@ -42,8 +44,11 @@ func main() {
 	mux.HandleFunc("/ok", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }) // static, for benchmarks
 	mux.HandleFunc("/env", env)
 	mux.HandleFunc("/file", file)
+	mux.HandleFunc("/write", write)
+	mux.HandleFunc("/get", get)
 	mux.HandleFunc("/sleep", sleep)
 	mux.HandleFunc("/ready", ready)
+	mux.HandleFunc("/log", logLine)
 	mux.HandleFunc("/exit", func(w http.ResponseWriter, r *http.Request) {
 		code, err := strconv.Atoi(r.URL.Query().Get("code"))
 		if err != nil {
@@ -129,6 +134,38 @@ func file(w http.ResponseWriter, r *http.Request) {
 	default:
 		_, _ = w.Write(data)
 	}
+}
+
+// write tries to create the file named by ?path= and says what happened:
+// 200 "wrote" or 500 with the error.
+func write(w http.ResponseWriter, r *http.Request) {
+	if err := os.WriteFile(r.URL.Query().Get("path"), []byte("x"), 0o644); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	fmt.Fprintln(w, "wrote")
+}
+
+// get fetches ?url= and relays status and body: one function calling
+// another through the gateway.
+func get(w http.ResponseWriter, r *http.Request) {
+	resp, err := http.Get(r.URL.Query().Get("url"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+}
+
+func logLine(w http.ResponseWriter, r *http.Request) {
+	out := os.Stdout
+	if r.URL.Query().Get("stream") == "stderr" {
+		out = os.Stderr
+	}
+	fmt.Fprintln(out, r.URL.Query().Get("text"))
+	fmt.Fprintln(w, "logged")
 }
 
 func sleep(w http.ResponseWriter, r *http.Request) {
