@@ -177,6 +177,19 @@ func (p *Provider) netnsPath(id string) string {
 	return filepath.Join(p.cfg.StateDir, "netns", id)
 }
 
+// inNamespace returns the functions in namespace ns.
+func (p *Provider) inNamespace(ns string) []*function {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	var fns []*function
+	for k, f := range p.fns {
+		if k.ns == ns {
+			fns = append(fns, f)
+		}
+	}
+	return fns
+}
+
 func (p *Provider) get(k key) *function {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -185,14 +198,7 @@ func (p *Provider) get(k key) *function {
 
 // List returns the status of every function in namespace ns, sorted by name.
 func (p *Provider) List(ns string) []api.FunctionStatus {
-	p.mu.RLock()
-	var fns []*function
-	for k, f := range p.fns {
-		if k.ns == ns {
-			fns = append(fns, f)
-		}
-	}
-	p.mu.RUnlock()
+	fns := p.inNamespace(ns)
 	out := make([]api.FunctionStatus, 0, len(fns))
 	for _, f := range fns {
 		out = append(out, f.status())

@@ -34,16 +34,8 @@ func (p *Provider) releaseSecrets(r *replica) {
 // UsingSecret returns the functions in namespace ns whose spec lists secret
 // name, sorted.
 func (p *Provider) UsingSecret(ns, name string) []string {
-	p.mu.RLock()
-	var fns []*function
-	for k, f := range p.fns {
-		if k.ns == ns {
-			fns = append(fns, f)
-		}
-	}
-	p.mu.RUnlock()
 	var out []string
-	for _, f := range fns {
+	for _, f := range p.inNamespace(ns) {
 		rec, _ := f.snapshot()
 		if slices.Contains(rec.Spec.Secrets, name) {
 			out = append(out, rec.Spec.Service)
