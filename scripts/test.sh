@@ -30,9 +30,9 @@ echo "== unit tests"
 go test -race -count=1 -short ./...
 
 echo "== fuzzing the name, secret-name and quantity validators briefly"
-go test -run '^$' -fuzz FuzzValidateName -fuzztime 10s ./internal/api
-go test -run '^$' -fuzz FuzzValidateName -fuzztime 10s ./internal/secrets
-go test -run '^$' -fuzz FuzzParseMemory -fuzztime 10s ./internal/api
+go test -run '^$' -fuzz FuzzValidateName -fuzztime 200000x ./internal/api
+go test -run '^$' -fuzz FuzzValidateName -fuzztime 200000x ./internal/secrets
+go test -run '^$' -fuzz FuzzParseMemory -fuzztime 200000x ./internal/api
 
 echo "== end-to-end tests (root: private containerd, CNI bridge and registry)"
 go test -count=1 -timeout 45m ./test/
