@@ -224,7 +224,7 @@ func (p *Provider) validate(d api.FunctionDeployment) (api.FunctionDeployment, e
 	if err := validateResources(d); err != nil {
 		return d, err
 	}
-	if err := validateScaleLabels(d.Labels); err != nil {
+	if _, err := parseScaling(d.Labels); err != nil {
 		return d, err
 	}
 	if path := d.Annotations[annotationReadyPath]; path != "" && !strings.HasPrefix(path, "/") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // endpoints is one function's set of ready replicas: the table the proxy
@@ -14,6 +15,9 @@ type endpoints struct {
 	ready atomic.Pointer[[]*replica]
 	next  atomic.Uint32 // rotates the starting point among equally loaded replicas
 
+	requests atomic.Uint64 // requests handed a replica, for the scaler's rate
+	used     atomic.Int64  // unix nanoseconds of the last request, for idling
+
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every change
 	gone    bool          // the function was removed
@@ -22,6 +26,7 @@ type endpoints struct {
 func newEndpoints() *endpoints {
 	e := &endpoints{changed: make(chan struct{})}
 	e.ready.Store(&[]*replica{})
+	e.used.Store(time.Now().UnixNano())
 	return e
 }
 
@@ -65,8 +70,13 @@ func (e *endpoints) pick() *replica {
 		}
 	}
 	best.inflight.Add(1)
+	e.requests.Add(1)
+	e.used.Store(time.Now().UnixNano())
 	return best
 }
+
+// lastUsed is when a request last got a replica (or the set was made).
+func (e *endpoints) lastUsed() time.Time { return time.Unix(0, e.used.Load()) }
 
 // wait picks a ready replica, waiting for one to become ready until ctx
 // ends.

@@ -301,13 +301,18 @@ func newHarness(t *testing.T) *harness {
 }
 
 // start makes a provider on h's state; a second call is a funcd restart.
-func (h *harness) start() *Provider {
-	p := New(h.rt, h.net, fakeSecrets{"db-pass": "/dev/null"}, Config{
+func (h *harness) start() *Provider { return h.startWith(func(*Config) {}) }
+
+// startWith is start with the configuration adjusted by mod.
+func (h *harness) startWith(mod func(*Config)) *Provider {
+	cfg := Config{
 		StateDir:     h.dir,
 		ReadyTimeout: 2 * time.Second,
 		StopGrace:    time.Second,
 		FunctionPort: uint16(h.rt.port),
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}
+	mod(&cfg)
+	p := New(h.rt, h.net, fakeSecrets{"db-pass": "/dev/null"}, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := p.Restore(context.Background()); err != nil {
 		h.t.Fatalf("Restore = %v", err)
 	}

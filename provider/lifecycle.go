@@ -240,6 +240,12 @@ func (p *Provider) Restore(ctx context.Context) error {
 			}()
 		}
 	}
+	tick := p.cfg.ScaleTick
+	if tick <= 0 {
+		tick = time.Second
+	}
+	p.wg.Add(1)
+	go p.runScaler(tick)
 	p.log.Info("state restored", "functions", len(p.fns))
 	return nil
 }

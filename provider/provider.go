@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/funcd/funcd/internal/api"
@@ -68,13 +69,15 @@ type Secrets interface {
 
 // Config tunes the provider.
 type Config struct {
-	StateDir     string        // functions/, logs/, netns/ and etc/ live here
-	ReadyTimeout time.Duration // how long a new replica may take to become ready
-	StopGrace    time.Duration // drain, then SIGTERM, then SIGKILL after this
-	Mounts       []Mount       // files every function gets (resolv.conf, hosts)
-	FunctionPort uint16        // where functions listen; 8080 when zero
-	MemoryBudget int64         // bytes the memory limits of all replicas may add up to; 0 for no budget
-	PidsLimit    int64         // processes per replica; 0 for no limit
+	StateDir       string        // functions/, logs/, netns/ and etc/ live here
+	ReadyTimeout   time.Duration // how long a new replica may take to become ready
+	StopGrace      time.Duration // drain, then SIGTERM, then SIGKILL after this
+	Mounts         []Mount       // files every function gets (resolv.conf, hosts)
+	FunctionPort   uint16        // where functions listen; 8080 when zero
+	ScaleTick      time.Duration // how often the scaler looks at load; 1s when zero
+	ScaleDownDelay time.Duration // how long load must stay low before scaling down
+	MemoryBudget   int64         // bytes the memory limits of all replicas may add up to; 0 for no budget
+	PidsLimit      int64         // processes per replica; 0 for no limit
 }
 
 // Mount is a read-only bind mount of a host file into every function.
@@ -113,7 +116,8 @@ func (k key) String() string { return k.name + "." + k.ns }
 
 // function is a deployed function: its desired state and its replicas.
 type function struct {
-	eps *endpoints
+	eps    *endpoints
+	waking atomic.Bool // a scale from zero is under way
 
 	mu       sync.Mutex // guards rec and replicas
 	rec      record
@@ -256,6 +260,9 @@ func (p *Provider) Resolve(ctx context.Context, name, ns string) (Backend, error
 	}
 	if r := f.eps.pick(); r != nil {
 		return r, nil
+	}
+	if rec, _ := f.snapshot(); rec.Replicas == 0 {
+		p.wake(key{ns, name}, f)
 	}
 	r, err := f.eps.wait(ctx)
 	if err != nil {

@@ -341,30 +341,34 @@ func TestRestoreStartsMissingAndStopped(t *testing.T) {
 	}
 }
 
-func TestResolveWaitsForReady(t *testing.T) {
+func TestScaleFromZero(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	if err := h.p.Deploy(ctx, deployment("a")); err != nil {
+	if err := h.p.Deploy(ctx, deployment("a", withLabel(labelScaleMin, "2"))); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.p.Scale(ctx, "a", "openfaas-fn", 0); err != nil {
 		t.Fatal(err)
 	}
-	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	defer cancel()
-	if _, err := h.p.Resolve(short, "a", "openfaas-fn"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Resolve with no replica = %v, want deadline", err)
+	if ids := h.rt.ids(); len(ids) != 0 {
+		t.Fatalf("at zero replicas containers remain: %v", ids)
 	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := h.invoke(h.p, "a")
-		done <- err
-	}()
-	if err := h.p.Scale(ctx, "a", "openfaas-fn", 1); err != nil {
-		t.Fatal(err)
+	// Requests arriving together share one wake-up and all succeed.
+	errs := make(chan error, 5)
+	for range 5 {
+		go func() {
+			_, err := h.invoke(h.p, "a")
+			errs <- err
+		}()
 	}
-	if err := <-done; err != nil {
-		t.Errorf("waiting invoke = %v, want success once scaled up", err)
+	for range 5 {
+		if err := <-errs; err != nil {
+			t.Errorf("invoke during the cold start = %v", err)
+		}
+	}
+	st, _ := h.p.Status("a", "openfaas-fn")
+	if st.Replicas != 2 || len(h.rt.ids()) != 2 {
+		t.Errorf("after waking: replicas %d, containers %d; want com.openfaas.scale.min = 2", st.Replicas, len(h.rt.ids()))
 	}
 	if _, err := h.p.Resolve(ctx, "nope", "openfaas-fn"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Resolve unknown = %v, want ErrNotFound", err)

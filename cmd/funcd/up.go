@@ -88,11 +88,12 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 
 	secretStore := secrets.New(filepath.Join(cfg.StateDir, "secrets"))
 	prov := provider.New(ctr, network, secretStore, provider.Config{
-		StateDir:     cfg.StateDir,
-		ReadyTimeout: cfg.ReadyTimeout,
-		StopGrace:    cfg.StopGrace,
-		MemoryBudget: cfg.MemoryBudget,
-		PidsLimit:    cfg.PidsLimit,
+		StateDir:       cfg.StateDir,
+		ReadyTimeout:   cfg.ReadyTimeout,
+		StopGrace:      cfg.StopGrace,
+		MemoryBudget:   cfg.MemoryBudget,
+		ScaleDownDelay: cfg.ScaleDownDelay,
+		PidsLimit:      cfg.PidsLimit,
 		Mounts: []provider.Mount{
 			{Source: files.ResolvConf, Destination: "/etc/resolv.conf"},
 			{Source: files.Hosts, Destination: "/etc/hosts"},

@@ -30,6 +30,7 @@ type Daemon struct {
 	Timeout            time.Duration
 	ReadyTimeout       time.Duration
 	StopGrace          time.Duration
+	ScaleDownDelay     time.Duration
 	MemoryBudget       int64 // bytes; 0 for none
 	PidsLimit          int64
 	LogLevel           string
@@ -60,6 +61,7 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 	fs.DurationVar(&d.Timeout, "timeout", 60*time.Second, "longest synchronous invocation, including the wait for a ready replica")
 	fs.DurationVar(&d.ReadyTimeout, "ready-timeout", 30*time.Second, "how long a new replica may take to become ready")
 	fs.DurationVar(&d.StopGrace, "stop-grace", 10*time.Second, "time a replica gets to drain and exit on SIGTERM before SIGKILL")
+	fs.DurationVar(&d.ScaleDownDelay, "scale-down-delay", 30*time.Second, "how long the load must stay low before autoscaling removes replicas")
 	fs.StringVar(&budget, "memory-budget", "80%", "what the memory limits of all replicas may add up to: a quantity (e.g. 2Gi), a percentage of the host's RAM, or 0 for no budget")
 	fs.Int64Var(&d.PidsLimit, "pids-limit", 1024, "processes per replica (0 for no limit)")
 	fs.StringVar(&d.LogLevel, "log-level", "info", "debug, info, warn or error")
