@@ -100,6 +100,7 @@ func (p *Provider) Update(ctx context.Context, d api.FunctionDeployment) error {
 	if err := p.commit(f, rec, rs, rs, oldReplicas); err != nil {
 		return fmt.Errorf("update %s: %w", k, err)
 	}
+	p.stopReplicas(f.takeParked(), 0) // parked replicas of the old spec
 	p.log.Info("updated", "function", k.String(), "image", image, "revision", rec.Revision)
 	return nil
 }
@@ -122,7 +123,7 @@ func (p *Provider) Delete(ctx context.Context, name, ns string) error {
 	p.mu.Unlock()
 	f.eps.close()
 	_, rs := f.snapshot()
-	p.stopReplicas(rs, p.cfg.StopGrace)
+	p.stopReplicas(append(rs, f.takeParked()...), p.cfg.StopGrace)
 	p.log.Info("removed", "function", k.String())
 	return nil
 }
@@ -145,18 +146,33 @@ func (p *Provider) Scale(ctx context.Context, name, ns string, n uint64) error {
 	}
 	defer p.releaseMemory(k)
 	rec.Replicas = n
-	var more, victims []*replica
+	var more, victims, toPark []*replica
 	if int(n) > len(rs) {
-		var err error
-		if more, err = p.startReplicas(ctx, f, rec, int(n)-len(rs)); err != nil {
-			return fmt.Errorf("scale %s to %d: %w", k, n, err)
+		more = p.unpark(ctx, f, int(n)-len(rs))
+		if need := int(n) - len(rs) - len(more); need > 0 {
+			started, err := p.startReplicas(ctx, f, rec, need)
+			if err != nil {
+				p.stopReplicas(more, 0)
+				return fmt.Errorf("scale %s to %d: %w", k, n, err)
+			}
+			more = append(more, started...)
 		}
 		rs = append(rs, more...)
 	} else {
 		rs, victims = rs[:n], rs[n:]
+		if n == 0 {
+			toPark, victims = p.toPark(f, rec, victims)
+		}
 	}
 	if err := p.commit(f, rec, rs, more, victims); err != nil {
 		return fmt.Errorf("scale %s: %w", k, err)
+	}
+	p.park(f, toPark)
+	if p.cfg.Events != nil && len(more) > 0 {
+		p.cfg.Events.ScaleEvent(k.String(), "up")
+	}
+	if p.cfg.Events != nil && len(victims)+len(toPark) > 0 {
+		p.cfg.Events.ScaleEvent(k.String(), "down")
 	}
 	return nil
 }

@@ -107,6 +107,13 @@ func (p *Provider) release(r *replica) {
 // SIGKILL after grace) and releases everything. The caller has already
 // unpublished r.
 func (p *Provider) stopReplica(r *replica, grace time.Duration) {
+	p.halt(r, grace)
+	p.release(r)
+}
+
+// halt ends supervision, waits for requests in flight (bounded by grace)
+// and stops the task, keeping the container and network.
+func (p *Provider) halt(r *replica, grace time.Duration) {
 	r.ready.Store(false)
 	if r.cancel != nil {
 		r.cancel()
@@ -117,7 +124,6 @@ func (p *Provider) stopReplica(r *replica, grace time.Duration) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	p.stopTask(r, grace)
-	p.release(r)
 }
 
 // supervise watches r's task and restarts it when it exits, with
@@ -156,6 +162,9 @@ func (p *Provider) superviseLoop(ctx context.Context, f *function, r *replica, e
 			started = time.Now()
 			f.publish()
 			p.log.Info("replica restarted", "replica", r.id, "pid", r.pid.Load())
+			if p.cfg.Events != nil {
+				p.cfg.Events.Restart(r.fn + "." + r.ns)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -216,10 +225,17 @@ func (p *Provider) Restore(ctx context.Context) error {
 			return err
 		}
 		for _, info := range infos {
-			r, f := p.claim(ns, info)
+			r, f, parked := p.claim(ns, info)
 			if f == nil {
 				wg.Add(1)
 				go func() { defer wg.Done(); p.release(r) }()
+				continue
+			}
+			if parked {
+				if info.Status != "" { // a task left from before: nothing runs at zero
+					wg.Add(1)
+					go func() { defer wg.Done(); p.stopTask(r, p.cfg.StopGrace) }()
+				}
 				continue
 			}
 			wg.Add(1)
@@ -254,25 +270,37 @@ func (p *Provider) Restore(ctx context.Context) error {
 // returns the function it belongs to, or nil when it is not wanted (its
 // function is gone, its revision is stale, it is surplus, or its network
 // namespace did not survive a reboot).
-func (p *Provider) claim(ns string, info containerd.Info) (*replica, *function) {
-	r := &replica{id: info.ID, fn: info.Labels[labelFunction], ns: ns, netns: p.netnsPath(info.ID)}
-	f := p.fns[key{ns, info.Labels[labelFunction]}]
+func (p *Provider) claim(ns string, info containerd.Info) (r *replica, f *function, parked bool) {
+	r = &replica{id: info.ID, fn: info.Labels[labelFunction], ns: ns, netns: p.netnsPath(info.ID)}
+	f = p.fns[key{ns, info.Labels[labelFunction]}]
 	if f == nil {
-		return r, nil
+		return r, nil, false
 	}
 	rev, _ := strconv.ParseUint(info.Labels[labelRevision], 10, 64)
 	addr, err := netip.ParseAddr(info.Labels[labelIP])
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if rev != f.rec.Revision || err != nil || len(f.replicas) >= int(f.rec.Replicas) || !p.net.IsNetNS(r.netns) {
-		return r, nil
+	if rev != f.rec.Revision || err != nil || !p.net.IsNetNS(r.netns) {
+		return r, nil, false
 	}
 	r.revision = rev
 	r.host = netip.AddrPortFrom(addr, p.cfg.FunctionPort).String()
 	r.readyPath = f.rec.Spec.Annotations[annotationReadyPath]
+	if f.rec.Replicas == 0 {
+		// A function at zero keeps up to the replicas it wakes with, parked.
+		s, _ := parseScaling(f.rec.Spec.Labels)
+		if len(f.parked) >= int(max(s.min, 1)) {
+			return r, nil, false
+		}
+		f.parked = append(f.parked, r)
+		return r, f, true
+	}
+	if len(f.replicas) >= int(f.rec.Replicas) {
+		return r, nil, false
+	}
 	r.pid.Store(info.PID)
 	f.replicas = append(f.replicas, r)
-	return r, f
+	return r, f, false
 }
 
 // resume adopts r's running task, or restarts it.

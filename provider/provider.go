@@ -78,6 +78,18 @@ type Config struct {
 	ScaleDownDelay time.Duration // how long load must stay low before scaling down
 	MemoryBudget   int64         // bytes the memory limits of all replicas may add up to; 0 for no budget
 	PidsLimit      int64         // processes per replica; 0 for no limit
+	Events         Events        // told of cold starts, scaling and restarts; may be nil
+}
+
+// Events receives notable moments in functions' lives, for metrics. fn is
+// "NAME.NS". Calls must be quick and must not call back into the provider.
+type Events interface {
+	// ColdStart: a request found no ready replica of fn and waited d for one.
+	ColdStart(fn string, d time.Duration)
+	// ScaleEvent: fn's replica count changed; direction is "up" or "down".
+	ScaleEvent(fn, direction string)
+	// Restart: the supervisor restarted a replica of fn after it exited.
+	Restart(fn string)
 }
 
 // Mount is a read-only bind mount of a host file into every function.
@@ -119,9 +131,10 @@ type function struct {
 	eps    *endpoints
 	waking atomic.Bool // a scale from zero is under way
 
-	mu       sync.Mutex // guards rec and replicas
+	mu       sync.Mutex // guards rec, replicas and parked
 	rec      record
 	replicas []*replica
+	parked   []*replica // at zero: container, snapshot, netns and address kept, no task
 }
 
 func (f *function) snapshot() (record, []*replica) {
@@ -261,12 +274,18 @@ func (p *Provider) Resolve(ctx context.Context, name, ns string) (Backend, error
 	if r := f.eps.pick(); r != nil {
 		return r, nil
 	}
-	if rec, _ := f.snapshot(); rec.Replicas == 0 {
+	rec, _ := f.snapshot()
+	cold := rec.Replicas == 0
+	if cold {
 		p.wake(key{ns, name}, f)
 	}
+	start := time.Now()
 	r, err := f.eps.wait(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("no ready replica of %s.%s: %w", name, ns, err)
+	}
+	if cold && p.cfg.Events != nil {
+		p.cfg.Events.ColdStart(name+"."+ns, time.Since(start))
 	}
 	return r, nil
 }

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -254,8 +255,14 @@ func TestScale(t *testing.T) {
 			t.Fatalf("Scale(%d) = %v", n, err)
 		}
 		st, _ := h.p.Status("a", "openfaas-fn")
-		if st.Replicas != n || st.AvailableReplicas != n || len(h.rt.ids()) != int(n) {
-			t.Errorf("after Scale(%d): replicas %d/%d, containers %d", n, st.AvailableReplicas, st.Replicas, len(h.rt.ids()))
+		running := 0
+		for _, id := range h.rt.ids() {
+			if h.rt.pidOf(id) != 0 {
+				running++
+			}
+		}
+		if st.Replicas != n || st.AvailableReplicas != n || running != int(n) {
+			t.Errorf("after Scale(%d): replicas %d/%d, tasks %d", n, st.AvailableReplicas, st.Replicas, running)
 		}
 	}
 	if err := h.p.Scale(ctx, "a", "openfaas-fn", 5); !errors.Is(err, ErrInvalid) {
@@ -350,9 +357,16 @@ func TestScaleFromZero(t *testing.T) {
 	if err := h.p.Scale(ctx, "a", "openfaas-fn", 0); err != nil {
 		t.Fatal(err)
 	}
-	if ids := h.rt.ids(); len(ids) != 0 {
-		t.Fatalf("at zero replicas containers remain: %v", ids)
+	parked := h.rt.ids()
+	if len(parked) != 2 {
+		t.Fatalf("at zero %d containers, want 2 parked (scale.min)", len(parked))
 	}
+	for _, id := range parked {
+		if pid := h.rt.pidOf(id); pid != 0 {
+			t.Errorf("parked replica %s has a task (pid %d); nothing may run at zero", id, pid)
+		}
+	}
+	tasksBefore := h.rt.newTasks
 	// Requests arriving together share one wake-up and all succeed.
 	errs := make(chan error, 5)
 	for range 5 {
@@ -369,6 +383,22 @@ func TestScaleFromZero(t *testing.T) {
 	st, _ := h.p.Status("a", "openfaas-fn")
 	if st.Replicas != 2 || len(h.rt.ids()) != 2 {
 		t.Errorf("after waking: replicas %d, containers %d; want com.openfaas.scale.min = 2", st.Replicas, len(h.rt.ids()))
+	}
+	if got := h.rt.ids(); fmt.Sprint(got) != fmt.Sprint(parked) || h.rt.newTasks != tasksBefore+2 {
+		t.Errorf("waking made containers %v (%d new tasks); want the parked %v reused with 2 new tasks", got, h.rt.newTasks-tasksBefore, parked)
+	}
+	// Deleting the function releases everything, parked or not.
+	if err := h.p.Scale(ctx, "a", "openfaas-fn", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.p.Delete(ctx, "a", "openfaas-fn"); err != nil {
+		t.Fatal(err)
+	}
+	if ids := h.rt.ids(); len(ids) != 0 {
+		t.Errorf("after delete containers remain: %v", ids)
+	}
+	if a, n := h.net.inUse(); a != 0 || n != 0 {
+		t.Errorf("after delete %d addresses and %d netns remain", a, n)
 	}
 	if _, err := h.p.Resolve(ctx, "nope", "openfaas-fn"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Resolve unknown = %v, want ErrNotFound", err)

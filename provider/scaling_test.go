@@ -96,3 +96,26 @@ func TestAutoscaleCapacity(t *testing.T) {
 	rs[0].inflight.Store(0)
 	eventually(t, "scale back to 1", func() bool { st, _ := h.p.Status("busy", "openfaas-fn"); return st.Replicas == 1 })
 }
+
+func TestParkedReplicasSurviveRestart(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if err := h.p.Deploy(ctx, deployment("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.p.Scale(ctx, "a", "openfaas-fn", 0); err != nil {
+		t.Fatal(err)
+	}
+	parked := h.rt.ids()
+	h.p.Shutdown(ctx)
+	p2 := h.start()
+	if got := h.rt.ids(); len(got) != 1 || got[0] != parked[0] {
+		t.Fatalf("after restart containers = %v, want the parked %v kept", got, parked)
+	}
+	if pid := h.rt.pidOf(parked[0]); pid != 0 {
+		t.Errorf("parked replica has a task after restart (pid %d)", pid)
+	}
+	if got, err := h.invoke(p2, "a"); err != nil || got != parked[0] {
+		t.Errorf("invoke after restart = %q, %v; want the parked replica woken", got, err)
+	}
+}

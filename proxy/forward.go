@@ -48,7 +48,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, inv *invocation)
 			p.upstreamError(w, r, inv, err)
 			return
 		}
-		p.copyResponse(ctx, w, c, resp)
+		p.copyResponse(ctx, w, c, resp, inv)
 		return
 	}
 }
@@ -192,7 +192,7 @@ func listed(k string, connTokens []string) bool {
 
 // copyResponse writes the function's answer to w as it arrives. The
 // connection goes back to the pool when the answer was read to its end.
-func (p *Proxy) copyResponse(ctx context.Context, w http.ResponseWriter, c *conn, resp *http.Response) {
+func (p *Proxy) copyResponse(ctx context.Context, w http.ResponseWriter, c *conn, resp *http.Response, inv *invocation) {
 	h := w.Header()
 	connTokens := resp.Header["Connection"]
 	for k, vv := range resp.Header {
@@ -214,6 +214,7 @@ func (p *Proxy) copyResponse(ctx context.Context, w http.ResponseWriter, c *conn
 	// write.
 	err := copyFlushing(w, resp.Body, *buf)
 	resp.Body.Close()
+	p.record(inv.name, inv.ns, resp.StatusCode, inv.began)
 	if err != nil || resp.Close || c.unwatch() != nil {
 		c.close()
 		if err != nil && ctx.Err() == nil {

@@ -57,6 +57,8 @@ type Config struct {
 	Timeout time.Duration
 	// ServedBy is the value of the X-Served-By response header.
 	ServedBy string
+	// Metrics, when set, records every invocation.
+	Metrics Recorder
 }
 
 // Proxy is an http.Handler for /function/NAME[.NS][/PATH...].
@@ -92,7 +94,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, ns := api.SplitName(full)
-	deadline := time.Now().Add(p.cfg.Timeout)
+	began := time.Now()
+	deadline := began.Add(p.cfg.Timeout)
 	b, err := p.resolver.Pick(name, ns)
 	if err == nil && b == nil {
 		// No replica is ready: wait for one, within the same budget.
@@ -101,7 +104,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		cancel()
 	}
 	if err != nil {
-		p.resolveError(w, r, name, ns, err)
+		f := p.resolveFailure(r.Context(), name, ns, err)
+		p.recordFailure(name, ns, f, began)
+		f.write(w)
 		return
 	}
 	inv := &invocation{
@@ -110,6 +115,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		path:     upstreamPath(r),
 		backend:  b,
 		deadline: deadline,
+		began:    began,
 		start:    strconv.FormatInt(time.Now().UnixNano(), 10),
 	}
 	defer func() {
@@ -142,6 +148,7 @@ type invocation struct {
 	callID   string    // generated here, or "" when the caller sent one
 	start    string    // X-Start-Time
 	deadline time.Time // the whole invocation's
+	began    time.Time // when the request arrived, for metrics
 }
 
 func (inv *invocation) function() string { return inv.name + "." + inv.ns }
@@ -223,12 +230,8 @@ func (f failure) write(w http.ResponseWriter) {
 	http.Error(w, f.msg, f.code)
 }
 
-func (p *Proxy) resolveError(w http.ResponseWriter, r *http.Request, name, ns string, err error) {
-	p.resolveFailure(r.Context(), name, ns, err).write(w)
-}
-
 func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, inv *invocation, err error) {
-	p.upstreamFailure(r.Context(), inv, err).write(w)
+	p.upstreamFailed(r.Context(), inv, err).write(w)
 }
 
 // validRouteName reports whether s uses only the characters OpenFaaS

@@ -188,7 +188,8 @@ func (p *Proxy) relay(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, inv *
 func (p *Proxy) begin(q *rawRequest) *invocation {
 	full, upstream := q.route()
 	name, ns := api.SplitName(full)
-	inv := &invocation{name: name, ns: ns, path: upstream, deadline: time.Now().Add(p.cfg.Timeout)}
+	began := time.Now()
+	inv := &invocation{name: name, ns: ns, path: upstream, began: began, deadline: began.Add(p.cfg.Timeout)}
 	if !validRouteName(full) {
 		inv.fail = &failure{http.StatusNotFound, "404 page not found", false}
 		return inv
@@ -220,6 +221,7 @@ func (p *Proxy) relayOne(nc net.Conn, bw *bufio.Writer, req upstreamRequest, inv
 	if inv.fail != nil {
 		keep = keep && req.drain()
 		writeFailure(bw, *inv.fail, !keep)
+		p.recordFailure(inv.name, inv.ns, *inv.fail, inv.began)
 		return bw.Flush() == nil && keep
 	}
 	defer func() {
@@ -242,7 +244,7 @@ func (p *Proxy) relayOne(nc net.Conn, bw *bufio.Writer, req upstreamRequest, inv
 				continue
 			}
 			keep = keep && req.consumed() == 0 && req.drain()
-			writeFailure(bw, p.upstreamFailure(ctx, inv, err), !keep)
+			writeFailure(bw, p.upstreamFailed(ctx, inv, err), !keep)
 			return bw.Flush() == nil && keep
 		}
 		c.nc.SetDeadline(inv.deadline)
@@ -255,7 +257,7 @@ func (p *Proxy) relayOne(nc net.Conn, bw *bufio.Writer, req upstreamRequest, inv
 			if reused && req.consumed() == 0 && attempt <= maxRetries {
 				continue
 			}
-			writeFailure(bw, p.upstreamFailure(ctx, inv, err), true)
+			writeFailure(bw, p.upstreamFailed(ctx, inv, err), true)
 			bw.Flush()
 			return false
 		}
@@ -314,6 +316,7 @@ func (p *Proxy) relayResponse(bw *bufio.Writer, c *conn, h *respHead, inv *invoc
 	if err == nil {
 		err = bw.Flush()
 	}
+	p.record(inv.name, inv.ns, h.code, inv.began)
 	if err != nil || h.close || (!h.bodyless && !h.chunked && h.length < 0) {
 		c.close()
 	} else {

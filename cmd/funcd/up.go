@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/funcd/funcd/cni"
 	"github.com/funcd/funcd/internal/api"
@@ -20,6 +23,7 @@ import (
 	"github.com/funcd/funcd/internal/containerd"
 	"github.com/funcd/funcd/internal/gateway"
 	"github.com/funcd/funcd/internal/logs"
+	"github.com/funcd/funcd/internal/metrics"
 	"github.com/funcd/funcd/internal/netfiles"
 	"github.com/funcd/funcd/internal/secrets"
 	"github.com/funcd/funcd/provider"
@@ -86,6 +90,10 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		return err
 	}
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
+
 	secretStore := secrets.New(filepath.Join(cfg.StateDir, "secrets"))
 	prov := provider.New(ctr, network, secretStore, provider.Config{
 		StateDir:       cfg.StateDir,
@@ -94,11 +102,13 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		MemoryBudget:   cfg.MemoryBudget,
 		ScaleDownDelay: cfg.ScaleDownDelay,
 		PidsLimit:      cfg.PidsLimit,
+		Events:         m,
 		Mounts: []provider.Mount{
 			{Source: files.ResolvConf, Destination: "/etc/resolv.conf"},
 			{Source: files.Hosts, Destination: "/etc/hosts"},
 		},
 	}, log.With("component", "provider"))
+	reg.MustRegister(metrics.NewServiceCount(prov))
 	if err := prov.Restore(ctx); err != nil {
 		return err
 	}
@@ -111,10 +121,11 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 	}()
 
 	release := api.VersionInfo{Release: version, SHA: commit}
-	invoke := proxy.New(resolver{prov}, proxy.Config{Timeout: cfg.Timeout, ServedBy: "funcd/" + version}, log.With("component", "proxy"))
+	invoke := proxy.New(resolver{prov}, proxy.Config{Timeout: cfg.Timeout, ServedBy: "funcd/" + version, Metrics: m}, log.With("component", "proxy"))
 	defer invoke.Close()
 	gw := gateway.New(prov, invoke, gateway.Config{Credentials: creds, Version: release, Secrets: secretStore, SecretUsers: prov,
-		Logs: logs.NewStore(filepath.Join(cfg.StateDir, "logs")), Namespaces: prov}, log.With("component", "gateway"))
+		Logs: logs.NewStore(filepath.Join(cfg.StateDir, "logs")), Namespaces: prov,
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})}, log.With("component", "gateway"))
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -1,8 +1,8 @@
 // Package gateway is funcd's HTTP front door: the OpenFaaS REST API under
 // /system (behind Basic auth), invocations under /function (open, handed to
-// the proxy), and /healthz. It decodes and caps request bodies, reads the
-// namespace from wherever each client puts it, and translates errors to
-// HTTP statuses in one place (errorStatus).
+// the proxy), /healthz and /metrics (open). It decodes and caps request
+// bodies, reads the namespace from wherever each client puts it, and
+// translates errors to HTTP statuses in one place (errorStatus).
 //
 // It declares the small interfaces it needs from the provider and proxy and
 // must not import containerd or CNI.
@@ -43,10 +43,11 @@ type Functions interface {
 type Config struct {
 	Credentials basicauth.Credentials
 	Version     api.VersionInfo
-	Secrets     Secrets     // serves /system/secrets when set
-	SecretUsers SecretUsers // refuses to delete secrets functions use
-	Logs        Logs        // serves /system/logs when set
-	Namespaces  Namespaces  // serves /system/namespace/{name} when set
+	Secrets     Secrets      // serves /system/secrets when set
+	SecretUsers SecretUsers  // refuses to delete secrets functions use
+	Logs        Logs         // serves /system/logs when set
+	Namespaces  Namespaces   // serves /system/namespace/{name} when set
+	Metrics     http.Handler // serves GET /metrics, without auth, when set
 }
 
 // Gateway routes requests.
@@ -82,6 +83,9 @@ func New(fns Functions, invoke http.Handler, cfg Config, log *slog.Logger) *Gate
 		g.namespaceRoutes(auth)
 	}
 	g.mux.HandleFunc("GET /healthz", healthz)
+	if cfg.Metrics != nil {
+		g.mux.Handle("GET /metrics", cfg.Metrics) // open, as OpenFaaS's: scrapers carry no credentials
+	}
 	return g
 }
 
