@@ -145,7 +145,7 @@ func (p *Provider) stopTask(r *replica, grace time.Duration) {
 func (p *Provider) probe(ctx context.Context, r *replica, exited <-chan containerd.Exit) error {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.ReadyTimeout)
 	defer cancel()
-	delay := time.Millisecond
+	delay, started := time.Millisecond, time.Now()
 	var last error
 	for {
 		err := p.probeOnce(ctx, r.host, r.readyPath)
@@ -162,9 +162,15 @@ func (p *Provider) probe(ctx context.Context, r *replica, exited <-chan containe
 			return fmt.Errorf("%w: not ready in time: %v%s", ErrStart, last, p.logTail(r))
 		case <-time.After(delay):
 		}
-		delay = min(delay*2, 50*time.Millisecond)
+		if time.Since(started) > fastProbing {
+			delay = min(delay*2, 50*time.Millisecond)
+		}
 	}
 }
+
+// fastProbing is how long readiness is polled every millisecond: most
+// functions listen within it, and each millisecond counts in a cold start.
+const fastProbing = 30 * time.Millisecond
 
 func (p *Provider) probeOnce(ctx context.Context, host, readyPath string) error {
 	d := net.Dialer{Timeout: 250 * time.Millisecond}

@@ -44,6 +44,8 @@ type config struct {
 	duration time.Duration // each measured wrk run
 	rounds   int           // alternating direct/through runs per load; the median is reported
 	idle     time.Duration // after the deploy, before the idle RSS
+	cold     int           // cold starts through funcd, and of the floor
+	bursts   int           // rounds of simultaneous cold starts
 }
 
 func parseFlags(args []string) (config, error) {
@@ -54,11 +56,13 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.duration, "duration", 4*time.Second, "each measurement (whole seconds)")
 	fs.IntVar(&c.rounds, "rounds", 3, "alternating direct/through runs per load; the run with the median req/s is reported")
 	fs.DurationVar(&c.idle, "idle", 3*time.Second, "idle time after the deploy before reading funcd's RSS")
+	fs.IntVar(&c.cold, "cold", 30, "cold starts through funcd, and as many of the containerd floor")
+	fs.IntVar(&c.bursts, "bursts", 3, "rounds of "+strconv.Itoa(burstSize)+" simultaneous cold starts")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	if c.warmup < time.Second || c.duration < time.Second || c.rounds < 1 {
-		return c, errors.New("-warmup and -duration must be at least 1s, -rounds at least 1")
+	if c.warmup < time.Second || c.duration < time.Second || c.rounds < 1 || c.cold < 1 || c.bursts < 1 {
+		return c, errors.New("-warmup and -duration must be at least 1s, -rounds, -cold and -bursts at least 1")
 	}
 	return c, nil
 }
@@ -98,9 +102,15 @@ func run(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "bench: measuring for about %v\n", cfg.idle+time.Duration(4*cfg.rounds)*(cfg.warmup+cfg.duration))
+	fmt.Fprintf(os.Stderr, "bench: measuring for about %v\n", cfg.idle+time.Duration(6*cfg.rounds)*(cfg.warmup+cfg.duration)+time.Duration(cfg.cold)*400*time.Millisecond+time.Duration(cfg.bursts)*2*time.Second)
 	m, err := measure(ctx, cfg, t)
 	if err != nil {
+		return err
+	}
+	if m.replicas, err = measureReplicas(ctx, cfg, t); err != nil {
+		return err
+	}
+	if m.cold, err = measureCold(ctx, env, t, cfg.cold, cfg.bursts); err != nil {
 		return err
 	}
 	report(os.Stdout, cfg, t, m)
@@ -112,8 +122,9 @@ type target struct {
 	funcd   *testenv.Funcd
 	client  *client.Client
 	image   string
-	through string // http://127.0.0.1:PORT/function/bench/ok
-	direct  string // http://IP:8080/ok
+	through string   // http://127.0.0.1:PORT/function/bench/ok
+	direct  string   // http://IP:8080/ok
+	fns     []string // every function deployed, removed by undeploy
 }
 
 // deploy starts funcd on the benchmark's network and deploys the function
@@ -133,8 +144,8 @@ func deploy(ctx context.Context, env *testenv.Env) (*target, error) {
 	if t.client, err = f.Client(); err != nil {
 		return t, err
 	}
-	if err := t.client.Deploy(ctx, api.FunctionDeployment{Service: fnName, Image: t.image}); err != nil {
-		return t, fmt.Errorf("deploy %s: %w", fnName, err)
+	if err := t.deployFn(ctx, fnName); err != nil {
+		return t, err
 	}
 	ip, err := replicaIP(ctx, env)
 	if err != nil {
@@ -173,15 +184,15 @@ func replicaIP(ctx context.Context, env *testenv.Env) (string, error) {
 	return ip.String(), nil
 }
 
-// undeploy removes the function through the API and stops funcd
+// undeploy removes the functions through the API and stops funcd
 // (SIGTERM); what it leaves, Env.Close removes.
 func (t *target) undeploy(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	var errs []error
-	if t.client != nil {
-		if err := t.client.Remove(ctx, fnName, ""); err != nil && !errors.Is(err, client.ErrNotFound) {
-			errs = append(errs, fmt.Errorf("remove %s: %w", fnName, err))
+	for _, name := range t.fns {
+		if err := t.client.Remove(ctx, name, ""); err != nil && !errors.Is(err, client.ErrNotFound) {
+			errs = append(errs, fmt.Errorf("remove %s: %w", name, err))
 		}
 	}
 	errs = append(errs, t.funcd.Stop())
@@ -192,6 +203,8 @@ func (t *target) undeploy(ctx context.Context) error {
 type measurements struct {
 	direct1, through1, direct32, through32 result
 	idleRSS, loadRSS                       int64 // bytes
+	replicas                               replicaResults
+	cold                                   coldResults
 }
 
 // measure reads funcd's idle RSS, runs the four loads (each after a

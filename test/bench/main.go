@@ -14,11 +14,22 @@
 //     to the replica (http://IP:8080/, IP from the container's io.funcd.ip
 //     label) and through funcd (http://127.0.0.1:PORT/function/bench);
 //   - funcd's VmRSS after the deploy and a few idle seconds, and after
-//     the load.
+//     the load;
+//   - 32 connections through funcd with the function at 1 and at 2
+//     replicas (scaled through the API, alternating);
+//   - cold starts (cold.go): a function "coldstart" scaled to zero through
+//     the API, then timed from sending GET /function/coldstart/ok to its
+//     200, -cold times; alternating with as many runs of the floor
+//     (floor.go): the same image started with the containerd Go client
+//     and funcd's cni package on a network of its own (fdfloor0,
+//     10.198.251.0/24, containerd namespace funcd-floor), to the first 200
+//     of IP:8080/ok; and bursts of 10 simultaneous cold starts of
+//     cold1..cold10.
 //
 // The targets: through funcd at least 40% of the direct throughput at 32
 // connections, at most 200µs of added p50 latency at 1 connection, idle RSS
-// under 40 MB. A missed target is reported as MISS; the exit status is 0
+// under 40 MB; a cold-start p50 within 1.3x the floor's and under 150ms,
+// a p99 under 300ms. A missed target is reported as MISS; the exit status is 0
 // whenever the measurements ran, and non-zero only when setting up or
 // cleaning up failed. Everything is removed at the end, also after a
 // failure or Ctrl-C.

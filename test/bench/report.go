@@ -37,6 +37,7 @@ func report(w io.Writer, cfg config, t *target, m measurements) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nfuncd RSS: %s idle (after the deploy and %v idle), %s after the load\n\n", megabytes(m.idleRSS), cfg.idle, megabytes(m.loadRSS))
+	reportReplicas(w, m.replicas)
 
 	ratio := 0.0
 	if m.direct32.rps > 0 {
@@ -49,9 +50,11 @@ func report(w io.Writer, cfg config, t *target, m measurements) {
 	fmt.Fprintf(tw, "p50 added latency, 1 conn\t%+d µs\t<= %d µs\t%s\n", added.Microseconds(), maxAddedP50.Microseconds(), verdict(added <= maxAddedP50))
 	fmt.Fprintf(tw, "funcd idle RSS\t%s\t< %s\t%s\n", megabytes(m.idleRSS), megabytes(maxIdleRSS), verdict(m.idleRSS < maxIdleRSS))
 	tw.Flush()
-	if n := m.direct1.errors + m.through1.errors + m.direct32.errors + m.through32.errors; n > 0 {
+	if n := m.direct1.errors + m.through1.errors + m.direct32.errors + m.through32.errors + m.replicas.one.errors + m.replicas.two.errors; n > 0 {
 		fmt.Fprintf(w, "\nwarning: %d failed requests (non-2xx or socket errors): the figures are suspect\n", n)
 	}
+	fmt.Fprintln(w)
+	reportCold(w, m.cold)
 }
 
 func verdict(ok bool) string {

@@ -260,3 +260,7 @@ func checkOverlayCapable(dir string) error {
 	}
 	return nil
 }
+
+// CNIBinDir returns the directory holding the CNI plugins funcd uses, or ""
+// (MissingPrerequisite reports that case).
+func CNIBinDir() string { return cniBinDir() }

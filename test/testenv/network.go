@@ -82,3 +82,8 @@ func RemoveNetworks(ctx context.Context, nets []Network) error {
 	}
 	return errors.Join(errs...)
 }
+
+// RecordNetwork notes a network that the caller creates itself (not through
+// a funcd), so that Close, or a later run after a crash, removes its bridge
+// and iptables rules like a funcd's.
+func (e *Env) RecordNetwork(n Network) error { return recordNetwork(e.Dir, n) }
