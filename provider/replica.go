@@ -152,8 +152,8 @@ func (p *Provider) probe(ctx context.Context, r *replica, exited <-chan containe
 		if err == nil {
 			return nil
 		}
-		if last == nil || ctx.Err() == nil {
-			last = err // keep the last real answer, not the one cut short by the deadline
+		if last == nil || ctx.Err() == nil && !isTimeout(err) {
+			last = err // keep the last real answer, not one cut short by the deadline
 		}
 		select {
 		case e := <-exited:
@@ -166,6 +166,12 @@ func (p *Provider) probe(ctx context.Context, r *replica, exited <-chan containe
 			delay = min(delay*2, 50*time.Millisecond)
 		}
 	}
+}
+
+// isTimeout reports whether err is a timeout rather than an answer.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // fastProbing is how long readiness is polled every millisecond: most
