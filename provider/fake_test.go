@@ -286,6 +286,22 @@ func (s fakeSecrets) View(ns, id string, names []string) (string, error) {
 
 func (s fakeSecrets) RemoveView(ns, id string) error { return nil }
 
+// List: the fake's secrets live in the default namespace, plus "keep" in
+// "guarded" for the namespace tests.
+func (s fakeSecrets) List(ns string) ([]string, error) {
+	switch ns {
+	case "openfaas-fn":
+		var names []string
+		for n := range s {
+			names = append(names, n)
+		}
+		return names, nil
+	case "guarded":
+		return []string{"keep"}, nil
+	}
+	return nil, nil
+}
+
 type harness struct {
 	t   *testing.T
 	rt  *fakeRuntime

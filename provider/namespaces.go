@@ -137,6 +137,13 @@ func (p *Provider) DeleteNamespace(ctx context.Context, name string) error {
 		}
 		return fmt.Errorf("namespace %s still holds functions (%s): %w", name, strings.Join(names, ", "), ErrExists)
 	}
+	// Secrets are data the operator put there: removing the namespace
+	// must not silently orphan or revive them.
+	if secrets, err := p.secrets.List(name); err != nil {
+		return fmt.Errorf("delete namespace %s: %w", name, err)
+	} else if len(secrets) > 0 {
+		return fmt.Errorf("namespace %s still holds secrets (%s): %w", name, strings.Join(secrets, ", "), ErrExists)
+	}
 	if err := os.Remove(filepath.Join(p.namespaceDir(), name+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("delete namespace %s: %w", name, err)
 	}

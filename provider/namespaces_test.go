@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/funcd/funcd/internal/api"
@@ -62,5 +63,11 @@ func TestNamespaces(t *testing.T) {
 	}
 	if _, err := p2.Namespace("dev"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Namespace after delete = %v, want ErrNotFound", err)
+	}
+	if err := p2.CreateNamespace(ctx, api.FunctionNamespace{Name: "guarded"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p2.DeleteNamespace(ctx, "guarded"); !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "keep") {
+		t.Errorf("DeleteNamespace holding a secret = %v, want ErrExists naming it", err)
 	}
 }

@@ -65,6 +65,8 @@ type Secrets interface {
 	View(ns, id string, names []string) (string, error)
 	// RemoveView removes view id; a missing view is not an error.
 	RemoveView(ns, id string) error
+	// List returns the names of the secrets in namespace ns.
+	List(ns string) ([]string, error)
 }
 
 // Config tunes the provider.

@@ -62,6 +62,9 @@ func TestNamespaces(t *testing.T) {
 	if err := c.Remove(ctx, "twin", "dev"); err != nil {
 		t.Fatal(err)
 	}
+	if err := c.DeleteNamespace(ctx, "dev"); !isStatus(err, 409) || !strings.Contains(err.Error(), "token") {
+		t.Errorf("delete of a namespace holding a secret = %v, want 409 naming it", err)
+	}
 	if err := c.RemoveSecret(ctx, "token", "dev"); err != nil {
 		t.Fatal(err)
 	}
