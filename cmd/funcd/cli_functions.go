@@ -152,17 +152,26 @@ func cliRemove(ctx context.Context, env cliEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("remove: %w", err)
 	}
-	var errs []error
-	for _, arg := range pos {
+	return cliRemoveEach(env, pos, "remove: no such function", "Removed", func(arg string) (string, string, error) {
 		name, ns := cliTarget(arg, *namespace)
-		err := c.Remove(ctx, name, ns)
+		return name, ns, c.Remove(ctx, name, ns)
+	})
+}
+
+// cliRemoveEach removes each argument with remove, which returns the name
+// and namespace it acted on. Successes print "<done>: NAME[.NS]"; a
+// missing one becomes "<missing>: NAME[.NS]"; all failures are joined.
+func cliRemoveEach(env cliEnv, args []string, missing, done string, remove func(arg string) (name, ns string, err error)) error {
+	var errs []error
+	for _, arg := range args {
+		name, ns, err := remove(arg)
 		switch {
 		case errors.Is(err, client.ErrNotFound):
-			errs = append(errs, fmt.Errorf("remove: no such function: %s", cliQualified(name, ns)))
+			errs = append(errs, fmt.Errorf("%s: %s", missing, cliQualified(name, ns)))
 		case err != nil:
 			errs = append(errs, err)
 		default:
-			fmt.Fprintf(env.Stdout, "Removed: %s\n", cliQualified(name, ns))
+			fmt.Fprintf(env.Stdout, "%s: %s\n", done, cliQualified(name, ns))
 		}
 	}
 	return errors.Join(errs...)

@@ -167,17 +167,7 @@ func cliSecretRemove(ctx context.Context, env cliEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("secret remove: %w", err)
 	}
-	var errs []error
-	for _, name := range pos {
-		err := c.RemoveSecret(ctx, name, *namespace)
-		switch {
-		case errors.Is(err, client.ErrNotFound):
-			errs = append(errs, fmt.Errorf("secret remove: no such secret: %s", cliQualified(name, *namespace)))
-		case err != nil:
-			errs = append(errs, err)
-		default:
-			fmt.Fprintf(env.Stdout, "Removed secret: %s\n", cliQualified(name, *namespace))
-		}
-	}
-	return errors.Join(errs...)
+	return cliRemoveEach(env, pos, "secret remove: no such secret", "Removed secret", func(name string) (string, string, error) {
+		return name, *namespace, c.RemoveSecret(ctx, name, *namespace)
+	})
 }
