@@ -25,6 +25,7 @@ import (
 	"github.com/funcd/funcd/internal/logs"
 	"github.com/funcd/funcd/internal/metrics"
 	"github.com/funcd/funcd/internal/netfiles"
+	"github.com/funcd/funcd/internal/queue"
 	"github.com/funcd/funcd/internal/secrets"
 	"github.com/funcd/funcd/provider"
 	"github.com/funcd/funcd/proxy"
@@ -121,10 +122,25 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 	}()
 
 	release := api.VersionInfo{Release: version, SHA: commit}
-	invoke := proxy.New(resolver{prov}, proxy.Config{Timeout: cfg.Timeout, ServedBy: "funcd/" + version, Metrics: m}, log.With("component", "proxy"))
+	servedBy := "funcd/" + version
+	invoke := proxy.New(resolver{prov}, proxy.Config{Timeout: cfg.Timeout, ServedBy: servedBy, Metrics: m}, log.With("component", "proxy"))
 	defer invoke.Close()
+
+	q, err := startQueue(ctx, cfg, invoke, prov, reg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Queued invocations still running get a moment to finish; the
+		// rest run again after the next start.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = q.Close(sctx)
+	}()
+
 	gw := gateway.New(prov, invoke, gateway.Config{Credentials: creds, Version: release, Secrets: secretStore, SecretUsers: prov,
 		Logs: logs.NewStore(filepath.Join(cfg.StateDir, "logs")), Namespaces: prov,
+		Queue: q, ServedBy: servedBy, Validate: validateDeployment,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})}, log.With("component", "gateway"))
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -172,6 +188,64 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		log.Warn("http shutdown", "err", err)
 	}
 	return nil
+}
+
+// startQueue starts the embedded NATS server and the queue of
+// asynchronous invocations.
+func startQueue(ctx context.Context, cfg config.Daemon, invoke http.Handler, prov *provider.Provider, reg prometheus.Registerer, log *slog.Logger) (*queue.Queue, error) {
+	var password string
+	if cfg.NATSListen != "" || cfg.MQTTListen != "" {
+		var err error
+		if password, err = basicauth.EnsurePassword(filepath.Join(cfg.StateDir, "secrets", "nats-password")); err != nil {
+			return nil, err
+		}
+	}
+	q, err := queue.New(ctx, queue.Config{
+		StoreDir:   filepath.Join(cfg.StateDir, "queue"),
+		NATSListen: cfg.NATSListen,
+		MQTTListen: cfg.MQTTListen,
+		Password:   password,
+		Workers:    cfg.QueueWorkers,
+		MaxBody:    cfg.QueueMaxBody,
+		Policy: queue.Policy{
+			Attempts: cfg.QueueRetryAttempts,
+			Codes:    cfg.QueueRetryCodes,
+			MinWait:  cfg.QueueRetryMinWait,
+			MaxWait:  cfg.QueueRetryMaxWait,
+		},
+		SyncAlways: cfg.QueueFsync,
+		Invoker:    invoke,
+		Functions:  functionLookup{prov},
+		Registerer: reg,
+		Log:        log.With("component", "queue"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.NATSListen != "" {
+		log.Info("NATS clients may connect", "address", cfg.NATSListen, "user", queue.User)
+	}
+	if cfg.MQTTListen != "" {
+		log.Info("MQTT clients may connect", "address", cfg.MQTTListen, "user", queue.User)
+	}
+	return q, nil
+}
+
+// validateDeployment checks what the queue and the triggers read from a
+// function, beyond what the provider checks.
+func validateDeployment(d api.FunctionDeployment) error {
+	return queue.Validate(d.Labels, d.Annotations)
+}
+
+// functionLookup adapts the provider to the queue's interface.
+type functionLookup struct{ p *provider.Provider }
+
+func (f functionLookup) Function(name, ns string) (labels, annotations map[string]string, ok bool) {
+	st, err := f.p.Status(name, ns)
+	if err != nil {
+		return nil, nil, false
+	}
+	return st.Labels, st.Annotations, true
 }
 
 // resolver adapts the provider to the proxy's interface.

@@ -106,3 +106,9 @@ func Require(c Credentials, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// EnsurePassword returns the password kept in the file at path, creating
+// the file (0600) with a random one the first time.
+func EnsurePassword(path string) (string, error) {
+	return readOrCreate(path, randomPassword)
+}

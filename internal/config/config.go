@@ -35,6 +35,17 @@ type Daemon struct {
 	PidsLimit          int64
 	LogLevel           string
 	LogMaxSize         int64 // bytes of a replica's log file before it is rotated
+
+	// The queue of asynchronous invocations and the event triggers.
+	QueueWorkers       int   // queued invocations running at once
+	QueueMaxBody       int64 // bytes
+	QueueRetryAttempts int
+	QueueRetryCodes    []int
+	QueueRetryMinWait  time.Duration
+	QueueRetryMaxWait  time.Duration
+	QueueFsync         bool
+	NATSListen         string // "" for in-process only
+	MQTTListen         string // "" for no MQTT
 }
 
 // cniBinDirs are searched in order for the CNI plugins.
@@ -46,7 +57,7 @@ var cniBinDirs = []string{"/usr/lib/cni", "/opt/cni/bin"}
 func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Daemon, error) {
 	var d Daemon
 	var subnet, budget string
-	var logMaxSize string
+	var logMaxSize, queueMaxBody, retryCodes string
 	var insecure, nameservers listFlag
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	fs.SetOutput(usage)
@@ -66,6 +77,15 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 	fs.Int64Var(&d.PidsLimit, "pids-limit", 1024, "processes per replica (0 for no limit)")
 	fs.StringVar(&d.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&logMaxSize, "log-max-size", "1Mi", "size (e.g. 512Ki, 1Mi) at which a replica's log file STATE/logs/NS/FUNCTION/ID.log\nis rotated to ID.log.1; one rotated file is kept, so each replica's logs take at most twice this")
+	fs.IntVar(&d.QueueWorkers, "queue-workers", 32, "queued invocations running at once, all functions together\n(a function's label com.openfaas.queue.max-inflight caps its own share)")
+	fs.StringVar(&queueMaxBody, "queue-max-body", "1Mi", "largest body of an asynchronous invocation (413 above it)")
+	fs.IntVar(&d.QueueRetryAttempts, "queue-retry-attempts", 10, "attempts at a queued invocation before it becomes a dead letter\n(annotation com.openfaas.retry.attempts overrides it per function)")
+	fs.StringVar(&retryCodes, "queue-retry-codes", "408,429,502,503,504", "function statuses that are retried (com.openfaas.retry.codes);\nerrors reaching the function always are")
+	fs.DurationVar(&d.QueueRetryMinWait, "queue-retry-min-wait", 2*time.Second, "first wait before a retry, doubled each time (com.openfaas.retry.min_wait)")
+	fs.DurationVar(&d.QueueRetryMaxWait, "queue-retry-max-wait", 2*time.Minute, "longest wait between retries (com.openfaas.retry.max_wait)")
+	fs.BoolVar(&d.QueueFsync, "queue-fsync", true, "fsync each queued invocation before answering 202, so a power cut loses none;\nfalse trades that for throughput (a crash of funcd alone still loses none)")
+	fs.StringVar(&d.NATSListen, "nats-listen", "", "host:port where outside NATS clients may connect (user funcd, password in\nSTATE/secrets/nats-password); empty keeps NATS inside funcd")
+	fs.StringVar(&d.MQTTListen, "mqtt-listen", "", "host:port of an MQTT listener (e.g. :1883), same credentials as --nats-listen;\nMQTT topic a/b/c invokes functions whose topic annotation is a/b/c")
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: funcd up [flags]\n\nRuns the funcd daemon: the OpenFaaS API, invocations and the function supervisor.\nEvery flag --name can also be set with the environment variable FUNCD_NAME\n(upper case, '-' as '_'), e.g. FUNCD_STATE_DIR=/srv/funcd.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -102,6 +122,15 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 	}
 	if d.LogMaxSize, err = api.ParseMemory(logMaxSize); err != nil || d.LogMaxSize <= 0 {
 		return d, fmt.Errorf("--log-max-size: %q is not a positive size such as 1Mi", logMaxSize)
+	}
+	if d.QueueMaxBody, err = api.ParseMemory(queueMaxBody); err != nil || d.QueueMaxBody <= 0 || d.QueueMaxBody > 32<<20 {
+		return d, fmt.Errorf("--queue-max-body: %q is not a size from 1 to 32Mi", queueMaxBody)
+	}
+	if d.QueueRetryCodes, err = api.ParseStatusList(retryCodes); err != nil {
+		return d, fmt.Errorf("--queue-retry-codes: %w", err)
+	}
+	if d.QueueWorkers < 1 || d.QueueRetryAttempts < 1 || d.QueueRetryMinWait < 0 || d.QueueRetryMaxWait < d.QueueRetryMinWait {
+		return d, errors.New("--queue-workers and --queue-retry-attempts must be at least 1, --queue-retry-max-wait at least --queue-retry-min-wait")
 	}
 	if d.Timeout <= 0 || d.ReadyTimeout <= 0 || d.StopGrace < 0 {
 		return d, errors.New("--timeout and --ready-timeout must be positive, --stop-grace not negative")

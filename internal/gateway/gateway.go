@@ -1,6 +1,7 @@
 // Package gateway is funcd's HTTP front door: the OpenFaaS REST API under
 // /system (behind Basic auth), invocations under /function (open, handed to
-// the proxy), /healthz and /metrics (open). It decodes and caps request
+// the proxy) and /async-function (open, stored in the queue), /healthz and
+// /metrics (open). It decodes and caps request
 // bodies, reads the namespace from wherever each client puts it, and
 // translates errors to HTTP statuses in one place (errorStatus).
 //
@@ -48,6 +49,11 @@ type Config struct {
 	Logs        Logs         // serves /system/logs when set
 	Namespaces  Namespaces   // serves /system/namespace/{name} when set
 	Metrics     http.Handler // serves GET /metrics, without auth, when set
+	Queue       Queue        // serves /async-function and /system/queue when set
+	ServedBy    string       // X-Served-By on answers to asynchronous invocations
+	// Validate, when set, also checks deployments (queue and trigger
+	// settings); its error is a 400.
+	Validate func(api.FunctionDeployment) error
 }
 
 // Gateway routes requests.
@@ -82,6 +88,9 @@ func New(fns Functions, invoke http.Handler, cfg Config, log *slog.Logger) *Gate
 	if cfg.Namespaces != nil {
 		g.namespaceRoutes(auth)
 	}
+	if cfg.Queue != nil {
+		g.queueRoutes(auth)
+	}
 	g.mux.HandleFunc("GET /healthz", healthz)
 	if cfg.Metrics != nil {
 		g.mux.Handle("GET /metrics", cfg.Metrics) // open, as OpenFaaS's: scrapers carry no credentials
@@ -94,6 +103,10 @@ func New(fns Functions, invoke http.Handler, cfg Config, log *slog.Logger) *Gate
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/function/") {
 		g.invoke.ServeHTTP(w, r)
+		return
+	}
+	if g.cfg.Queue != nil && strings.HasPrefix(r.URL.Path, "/async-function/") {
+		g.async(w, r)
 		return
 	}
 	g.mux.ServeHTTP(w, r)
@@ -134,6 +147,12 @@ func (g *Gateway) apply(w http.ResponseWriter, r *http.Request, op func(context.
 	var d api.FunctionDeployment
 	if !g.decode(w, r, &d) {
 		return
+	}
+	if g.cfg.Validate != nil {
+		if err := g.cfg.Validate(d); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 	}
 	if err := op(r.Context(), d); err != nil {
 		g.fail(w, r, err)

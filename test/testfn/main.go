@@ -10,6 +10,12 @@
 //	/ready               200, or 503 when env READY is "false"
 //	/log?text=T          print T as a line on stdout (&stream=stderr: on
 //	                     stderr), then answer
+//	/record?ms=N         remember the call (X-Call-Id, X-Topic, X-Connector,
+//	                     body) after sleeping N ms; /recorded lists them
+//	/status?code=N       answer status N
+//	/flaky?fail=N        503 for the first N calls with one X-Call-Id, then 200
+//	/latency             body: a Unix time in ns; remember now minus it;
+//	                     /latencies lists them (ns) and forgets them
 //
 // It listens on :8080 after env START_DELAY_MS milliseconds, and on SIGTERM
 // finishes in-flight requests and exits 0.
@@ -28,6 +34,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -49,6 +56,13 @@ func main() {
 	mux.HandleFunc("/sleep", sleep)
 	mux.HandleFunc("/ready", ready)
 	mux.HandleFunc("/log", logLine)
+	rec := &recorder{perCall: map[string]int{}}
+	mux.HandleFunc("/record", rec.record)
+	mux.HandleFunc("/recorded", rec.recorded)
+	mux.HandleFunc("/flaky", rec.flaky)
+	mux.HandleFunc("/latency", rec.latency)
+	mux.HandleFunc("/latencies", rec.listLatencies)
+	mux.HandleFunc("/status", status)
 	mux.HandleFunc("/exit", func(w http.ResponseWriter, r *http.Request) {
 		code, err := strconv.Atoi(r.URL.Query().Get("code"))
 		if err != nil {
@@ -187,4 +201,81 @@ func ready(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ready")
+}
+
+func status(w http.ResponseWriter, r *http.Request) {
+	code, err := strconv.Atoi(r.URL.Query().Get("code"))
+	if err != nil || code < 200 || code > 599 {
+		http.Error(w, "code must be an HTTP status", http.StatusBadRequest)
+		return
+	}
+	w.WriteHeader(code)
+	fmt.Fprintf(w, "status %d\n", code)
+}
+
+// recorder remembers calls, for tests of queued and triggered invocations.
+type recorder struct {
+	mu        sync.Mutex
+	calls     []call
+	perCall   map[string]int
+	latencies []int64
+}
+
+type call struct {
+	CallID    string `json:"callId"`
+	Topic     string `json:"topic"`
+	Connector string `json:"connector"`
+	Body      string `json:"body"`
+}
+
+func (rc *recorder) record(w http.ResponseWriter, r *http.Request) {
+	if ms, err := strconv.Atoi(r.URL.Query().Get("ms")); err == nil && ms > 0 {
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	rc.mu.Lock()
+	rc.calls = append(rc.calls, call{r.Header.Get("X-Call-Id"), r.Header.Get("X-Topic"), r.Header.Get("X-Connector"), string(body)})
+	rc.mu.Unlock()
+	fmt.Fprintf(w, "recorded %s\n", body)
+}
+
+func (rc *recorder) recorded(w http.ResponseWriter, _ *http.Request) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	writeJSON(w, append([]call{}, rc.calls...))
+}
+
+func (rc *recorder) flaky(w http.ResponseWriter, r *http.Request) {
+	fail, _ := strconv.Atoi(r.URL.Query().Get("fail"))
+	id := r.Header.Get("X-Call-Id")
+	rc.mu.Lock()
+	rc.perCall[id]++
+	n := rc.perCall[id]
+	rc.mu.Unlock()
+	if n <= fail {
+		http.Error(w, fmt.Sprintf("failing call %d of %d", n, fail), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintf(w, "succeeded on call %d\n", n)
+}
+
+func (rc *recorder) latency(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 64))
+	sent, err := strconv.ParseInt(strings.TrimSpace(string(body)), 10, 64)
+	if err != nil {
+		http.Error(w, "body must be a Unix time in ns", http.StatusBadRequest)
+		return
+	}
+	d := time.Now().UnixNano() - sent
+	rc.mu.Lock()
+	rc.latencies = append(rc.latencies, d)
+	rc.mu.Unlock()
+}
+
+func (rc *recorder) listLatencies(w http.ResponseWriter, _ *http.Request) {
+	rc.mu.Lock()
+	l := rc.latencies
+	rc.latencies = nil
+	rc.mu.Unlock()
+	writeJSON(w, append([]int64{}, l...))
 }

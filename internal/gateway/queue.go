@@ -1,0 +1,216 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/queue"
+	"github.com/funcd/funcd/provider"
+)
+
+// Queue is what the gateway needs from the queue of asynchronous
+// invocations.
+type Queue interface {
+	Enqueue(ctx context.Context, j queue.Job) error
+	MaxBody() int64
+	Stats(ctx context.Context) (api.QueueStats, error)
+	DeadLetters(ctx context.Context, function, namespace string, limit int) ([]api.DeadLetter, error)
+	Redrive(ctx context.Context, req api.RedriveRequest) (api.RedriveResult, error)
+}
+
+func (g *Gateway) queueRoutes(auth func(http.HandlerFunc) http.Handler) {
+	g.mux.Handle("GET /system/queue", auth(g.queueStats))
+	g.mux.Handle("GET /system/queue/dead-letters", auth(g.deadLetters))
+	g.mux.Handle("POST /system/queue/redrive", auth(g.redrive))
+}
+
+// hopHeaders are not stored with a queued request: they describe the
+// connection it came on.
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length"}
+
+// async stores POST /async-function/NAME[.NS][/PATH] and answers 202 once
+// it is on disk. Unlike OpenFaaS CE, an unknown function is a 404 here,
+// not a 202 that fails later where nobody looks.
+func (g *Gateway) async(w http.ResponseWriter, r *http.Request) {
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), "/async-function/")
+	full, path, _ := strings.Cut(rest, "/")
+	name, ns := api.SplitName(full)
+	if api.ValidateName(name) != nil || api.ValidateName(ns) != nil {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "asynchronous invocations must be POST", http.StatusMethodNotAllowed)
+		return
+	}
+	if _, err := g.fns.Status(name, ns); err != nil {
+		if errors.Is(err, provider.ErrNotFound) {
+			http.Error(w, fmt.Sprintf("error finding function %s.%s: function not found", name, ns), http.StatusNotFound)
+			return
+		}
+		g.fail(w, r, err)
+		return
+	}
+	callback := r.Header.Get("X-Callback-Url")
+	if callback != "" {
+		u, err := url.Parse(callback)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			http.Error(w, fmt.Sprintf("X-Callback-Url %q is not an absolute http(s) URL", callback), http.StatusBadRequest)
+			return
+		}
+	}
+	limit := g.cfg.Queue.MaxBody()
+	if r.ContentLength > limit {
+		tooLarge(w, r.ContentLength, limit)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var big *http.MaxBytesError
+		if errors.As(err, &big) {
+			tooLarge(w, -1, limit)
+			return
+		}
+		http.Error(w, "read request body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+
+	header := r.Header.Clone()
+	for _, h := range hopHeaders {
+		header.Del(h)
+	}
+	callID := header.Get("X-Call-Id")
+	generated := callID == ""
+	if generated {
+		callID = queue.NewCallID()
+		header.Set("X-Call-Id", callID)
+	}
+	now := time.Now()
+	start := strconv.FormatInt(now.UnixNano(), 10)
+	header.Set("X-Start-Time", start)
+	if header.Get("X-Forwarded-For") == "" {
+		header.Set("X-Forwarded-For", r.RemoteAddr)
+	}
+	if header.Get("X-Forwarded-Host") == "" {
+		header.Set("X-Forwarded-Host", r.Host)
+	}
+	if path != "" {
+		path = "/" + path
+	}
+	job := queue.Job{
+		CallID: callID, Function: name, Namespace: ns, Method: http.MethodPost,
+		Path: path, Query: r.URL.RawQuery, Header: header, Body: body,
+		Callback: callback, Source: queue.SourceAsync, Accepted: now,
+	}
+	if err := g.cfg.Queue.Enqueue(r.Context(), job); err != nil {
+		switch {
+		case errors.Is(err, queue.ErrTooLarge):
+			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+		case errors.Is(err, queue.ErrClosed):
+			http.Error(w, "funcd is shutting down; try again", http.StatusServiceUnavailable)
+		default:
+			g.log.Error("enqueue", "function", name+"."+ns, "err", err)
+			http.Error(w, "Error queuing request: "+err.Error(), http.StatusInternalServerError)
+		}
+		return
+	}
+	h := w.Header()
+	if generated {
+		h.Set("X-Call-Id", callID) // only when generated, as OpenFaaS does
+	}
+	h.Set("X-Start-Time", start)
+	if g.cfg.ServedBy != "" {
+		h.Set("X-Served-By", g.cfg.ServedBy)
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func tooLarge(w http.ResponseWriter, size, limit int64) {
+	msg := fmt.Sprintf("request body is larger than the queue's limit of %d bytes (--queue-max-body)", limit)
+	if size > 0 {
+		msg = fmt.Sprintf("request body of %d bytes is larger than the queue's limit of %d bytes (--queue-max-body)", size, limit)
+	}
+	http.Error(w, msg, http.StatusRequestEntityTooLarge)
+}
+
+func (g *Gateway) queueStats(w http.ResponseWriter, r *http.Request) {
+	st, err := g.cfg.Queue.Stats(r.Context())
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (g *Gateway) deadLetters(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := 100
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > queue.MaxListed {
+			http.Error(w, fmt.Sprintf("limit %q: want a number from 1 to %d", s, queue.MaxListed), http.StatusBadRequest)
+			return
+		}
+		limit = n
+	}
+	fn, ns := q.Get("function"), q.Get("namespace")
+	if fn != "" {
+		ns = namespace(ns)
+	}
+	if err := validateSelector(fn, ns); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	dls, err := g.cfg.Queue.DeadLetters(r.Context(), fn, ns, limit)
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, dls)
+}
+
+func (g *Gateway) redrive(w http.ResponseWriter, r *http.Request) {
+	var req api.RedriveRequest
+	if !g.decode(w, r, &req) {
+		return
+	}
+	if req.Function != "" {
+		req.Namespace = namespace(req.Namespace)
+	}
+	if err := validateSelector(req.Function, req.Namespace); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	res, err := g.cfg.Queue.Redrive(r.Context(), req)
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// validateSelector checks a function and namespace picked by a client:
+// they become part of a NATS subject. Either may be empty.
+func validateSelector(fn, ns string) error {
+	if fn != "" {
+		if err := api.ValidateName(fn); err != nil {
+			return fmt.Errorf("function name %w", err)
+		}
+	}
+	if ns != "" {
+		if err := api.ValidateName(ns); err != nil {
+			return fmt.Errorf("namespace %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,303 @@
+// Package queue keeps funcd's asynchronous invocations: an embedded NATS
+// server with JetStream on file storage under the state directory, the
+// worker pool that invokes functions through the same proxy as
+// synchronous calls, retries with back-off, a dead-letter stream, and
+// callbacks.
+//
+// Streams (all file storage):
+//
+//	FUNCD_INVOKE   funcd.invoke.NS.NAME  work queue: accepted invocations
+//	FUNCD_DEAD     funcd.dead.NS.NAME    invocations that ran out of attempts
+//	FUNCD_CALLBACK funcd.callback        results waiting to be POSTed back
+//
+// Each function with queued work has a durable pull consumer fn_NS_NAME
+// and a loop that fetches only while the function is below its
+// concurrency cap, so a slow function never holds up another one.
+//
+// Delivery is at least once: a message leaves the stream only after the
+// function answered and the outcome (callback, dead letter) was stored.
+// Every attempt carries the same X-Call-Id, so a function can recognise
+// the rare repeat (funcd dying between the answer and the acknowledgement).
+//
+// It must not import the provider, the proxy or the gateway: it invokes
+// through an http.Handler and reads functions through Functions.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/funcd/funcd/internal/api"
+)
+
+const (
+	invokeStream   = "FUNCD_INVOKE"
+	deadStream     = "FUNCD_DEAD"
+	callbackStream = "FUNCD_CALLBACK"
+
+	invokePrefix    = "funcd.invoke."
+	deadPrefix      = "funcd.dead."
+	callbackSubject = "funcd.callback"
+
+	// dedupeWindow is how long a call id is remembered: enqueuing the same
+	// X-Call-Id again within it is accepted once.
+	dedupeWindow = 2 * time.Minute
+)
+
+// Errors Enqueue returns that callers map to client errors.
+var (
+	ErrTooLarge = errors.New("request too large")
+	ErrClosed   = errors.New("queue is shutting down")
+)
+
+// Functions is what the queue needs to know about functions.
+type Functions interface {
+	// Function returns a function's labels and annotations, and false
+	// when it does not exist.
+	Function(name, namespace string) (labels, annotations map[string]string, ok bool)
+}
+
+// Config describes the queue. Zero values take the defaults noted.
+type Config struct {
+	StoreDir   string // JetStream's files
+	NATSListen string // host:port for outside NATS clients; "" keeps NATS in-process
+	MQTTListen string // host:port for MQTT clients; "" for none
+	Password   string // of User, required with either listener
+
+	Workers     int   // invocations running at once, all functions together (default 32)
+	MaxBody     int64 // request body cap (default 1 MiB)
+	Policy      Policy
+	AckWait     time.Duration // redelivery after a silent worker (default 15s)
+	SyncAlways  bool          // fsync every stored message before answering 202
+	ServedBy    string        // X-Served-By on 202s
+	Invoker     http.Handler  // serves /function/NAME.NS/...: the proxy
+	Functions   Functions
+	Registerer  prometheus.Registerer // may be nil
+	Log         *slog.Logger
+	CallbackTTL time.Duration // how long callbacks are retried (default 10m)
+}
+
+// Queue is the running queue.
+type Queue struct {
+	cfg     Config
+	log     *slog.Logger
+	ns      *server.Server
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	invoke  jetstream.Stream
+	dead    jetstream.Stream
+	cb      jetstream.Stream
+	metrics *metrics
+	global  chan struct{} // one token per running invocation
+
+	// fetchCtx stops the loops from taking more work; workCtx, cancelled
+	// only when the shutdown grace runs out, aborts running invocations.
+	fetchCtx, workCtx       context.Context
+	stopFetch, abortWork    context.CancelFunc
+	loops, running          sync.WaitGroup
+	mu                      sync.Mutex
+	workers                 map[fnKey]*loop
+	closed                  bool
+	maxPayload              int32
+	callbackClient          *http.Client
+	callbackAttemptsAllowed int
+}
+
+type fnKey struct{ ns, name string }
+
+func (k fnKey) subject() string  { return invokePrefix + k.ns + "." + k.name }
+func (k fnKey) consumer() string { return "fn_" + k.ns + "_" + k.name }
+
+// keyOf reads the function from a subject's last two tokens.
+func keyOf(subject string) (fnKey, bool) {
+	parts := strings.Split(subject, ".")
+	if len(parts) != 4 {
+		return fnKey{}, false
+	}
+	return fnKey{ns: parts[2], name: parts[3]}, true
+}
+
+// New starts the embedded server, makes sure the streams exist and starts
+// the loops for work left from before a restart.
+func New(ctx context.Context, cfg Config) (*Queue, error) {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 32
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	if cfg.Policy.Attempts == 0 {
+		cfg.Policy = DefaultPolicy
+	}
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = 15 * time.Second
+	}
+	if cfg.CallbackTTL <= 0 {
+		cfg.CallbackTTL = 10 * time.Minute
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	q := &Queue{
+		cfg:            cfg,
+		log:            cfg.Log,
+		global:         make(chan struct{}, cfg.Workers),
+		workers:        map[fnKey]*loop{},
+		maxPayload:     int32(cfg.MaxBody + 2<<20), // the body, plus room for headers up to net/http's 1 MiB
+		callbackClient: &http.Client{Timeout: 30 * time.Second},
+	}
+	q.metrics = newMetrics(q)
+	q.fetchCtx, q.stopFetch = context.WithCancel(context.Background())
+	q.workCtx, q.abortWork = context.WithCancel(context.Background())
+	var err error
+	if q.ns, q.nc, err = startServer(cfg, q.maxPayload, cfg.Log.With("component", "nats")); err != nil {
+		return nil, err
+	}
+	err = q.setup(ctx)
+	if err == nil && cfg.Registerer != nil {
+		err = q.metrics.register(cfg.Registerer)
+	}
+	if err != nil {
+		q.stopFetch()
+		q.abortWork()
+		q.loops.Wait()
+		q.nc.Close()
+		q.ns.Shutdown()
+		q.ns.WaitForShutdown()
+		return nil, err
+	}
+	return q, nil
+}
+
+func (q *Queue) setup(ctx context.Context) error {
+	var err error
+	if q.js, err = jetstream.New(q.nc); err != nil {
+		return err
+	}
+	streams := []struct {
+		to  *jetstream.Stream
+		cfg jetstream.StreamConfig
+	}{
+		{&q.invoke, jetstream.StreamConfig{Name: invokeStream, Subjects: []string{invokePrefix + "*.*"},
+			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow}},
+		{&q.dead, jetstream.StreamConfig{Name: deadStream, Subjects: []string{deadPrefix + "*.*"},
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow,
+			MaxMsgs: 100_000, MaxAge: 30 * 24 * time.Hour, Discard: jetstream.DiscardOld}},
+		{&q.cb, jetstream.StreamConfig{Name: callbackStream, Subjects: []string{callbackSubject},
+			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow}},
+	}
+	for _, s := range streams {
+		if *s.to, err = q.js.CreateOrUpdateStream(ctx, s.cfg); err != nil {
+			return fmt.Errorf("queue: stream %s: %w", s.cfg.Name, err)
+		}
+	}
+	// Work left from before: every consumer, and every function with
+	// messages but no consumer yet.
+	keys := map[fnKey]bool{}
+	names := q.invoke.ConsumerNames(ctx)
+	for name := range names.Name() {
+		if ns, fn, ok := strings.Cut(strings.TrimPrefix(name, "fn_"), "_"); ok {
+			keys[fnKey{ns: ns, name: fn}] = true
+		}
+	}
+	if err := names.Err(); err != nil {
+		return fmt.Errorf("queue: list consumers: %w", err)
+	}
+	info, err := q.invoke.Info(ctx, jetstream.WithSubjectFilter(invokePrefix+">"))
+	if err != nil {
+		return fmt.Errorf("queue: stream info: %w", err)
+	}
+	for subj := range info.State.Subjects {
+		if k, ok := keyOf(subj); ok {
+			keys[k] = true
+		}
+	}
+	for k := range keys {
+		if _, err := q.worker(ctx, k); err != nil {
+			return err
+		}
+	}
+	if info.State.Msgs > 0 {
+		q.log.Info("resuming queued invocations", "messages", info.State.Msgs, "functions", len(keys))
+	}
+	return q.startCallbacks(ctx)
+}
+
+// Conn is funcd's in-process connection, for triggers.
+func (q *Queue) Conn() *nats.Conn { return q.nc }
+
+// MaxBody is the request body cap.
+func (q *Queue) MaxBody() int64 { return q.cfg.MaxBody }
+
+// Enqueue stores j durably and returns once it is stored. It fills in
+// CallID and Accepted when empty. A CallID seen within the last two
+// minutes is accepted without being stored twice.
+func (q *Queue) Enqueue(ctx context.Context, j Job) error {
+	if j.CallID == "" {
+		j.CallID = NewCallID()
+	}
+	if j.Accepted.IsZero() {
+		j.Accepted = time.Now()
+	}
+	if j.Namespace == "" {
+		j.Namespace = api.DefaultNamespace
+	}
+	if j.Method == "" {
+		j.Method = http.MethodPost
+	}
+	if int64(len(j.Body)) > q.cfg.MaxBody {
+		return fmt.Errorf("%w: body of %d bytes, the limit is %d", ErrTooLarge, len(j.Body), q.cfg.MaxBody)
+	}
+	data, err := j.encode()
+	if err != nil {
+		return err
+	}
+	if len(data) > int(q.maxPayload) {
+		return fmt.Errorf("%w: %d bytes with headers, the limit is %d", ErrTooLarge, len(data), q.maxPayload)
+	}
+	k := fnKey{ns: j.Namespace, name: j.Function}
+	if _, err := q.worker(ctx, k); err != nil {
+		return err
+	}
+	if _, err := q.js.Publish(ctx, k.subject(), data, jetstream.WithMsgID(j.CallID)); err != nil {
+		return fmt.Errorf("queue: store: %w", err)
+	}
+	q.metrics.enqueued(j)
+	return nil
+}
+
+// Close stops taking work, lets running invocations finish until ctx
+// ends (then aborts them: they run again after the next start), and shuts
+// the server down.
+func (q *Queue) Close(ctx context.Context) error {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.stopFetch()
+	done := make(chan struct{})
+	go func() { q.running.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		q.log.Warn("aborting queued invocations still running; they will run again after the next start")
+		q.abortWork()
+		<-done
+	}
+	q.abortWork()
+	q.loops.Wait()
+	q.nc.Close()
+	q.ns.Shutdown()
+	q.ns.WaitForShutdown()
+	return nil
+}
