@@ -50,6 +50,7 @@ var cliCommands = map[string]cliCommand{
 	"namespace": {"list, create and delete namespaces", cliWithHelp(cliNamespace)},
 	"describe":  {"show one function's details and status", cliWithHelp(cliDescribe)},
 	"invoke":    {"call a function with stdin as the request body", cliWithHelp(cliInvoke)},
+	"queue":     {"show the async invocation queue; list and redrive dead letters", cliWithHelp(cliQueue)},
 	"remove":    {"remove functions", cliWithHelp(cliRemove)},
 	"rm":        {"alias for remove", cliWithHelp(cliRemove)},
 	"scale":     {"set a function's replica count", cliWithHelp(cliScale)},

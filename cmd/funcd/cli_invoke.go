@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,12 +19,18 @@ const cliMaxErrorBody = 64 << 10
 
 func cliInvoke(ctx context.Context, env cliEnv, args []string) error {
 	fs := cliFlagSet("invoke", "NAME[.NAMESPACE] [flags] < body",
-		"Call a function with stdin as the request body and print its response.\nCredentials are never sent.")
+		"Call a function with stdin as the request body and print its response.\n"+
+			"With --async the call is queued instead: the call id goes to stdout and the\n"+
+			"result, if --callback-url is given, is POSTed there. Credentials are never sent.")
 	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
 	var (
-		method, path, contentType string
-		headers, query            cliRepeated
+		method, path, contentType, callback string
+		headers, query                      cliRepeated
+		async                               bool
 	)
+	fs.BoolVar(&async, "async", false, "queue the call and print its call id instead of waiting for the response")
+	fs.BoolVar(&async, "a", false, "shorthand for --async")
+	fs.StringVar(&callback, "callback-url", "", "with --async: an http(s) URL the gateway POSTs the result to")
 	fs.StringVar(&method, "method", http.MethodPost, "HTTP method")
 	fs.StringVar(&method, "m", http.MethodPost, "shorthand for --method")
 	fs.StringVar(&path, "path", "", "path below the function, e.g. /items/1")
@@ -39,6 +46,10 @@ func cliInvoke(ctx context.Context, env cliEnv, args []string) error {
 		return err
 	}
 	name, ns := cliTarget(pos[0], *namespace)
+	method = strings.ToUpper(method)
+	if err := cliCheckAsync(async, method, callback); err != nil {
+		return err
+	}
 
 	header := http.Header{}
 	for _, kv := range headers {
@@ -47,6 +58,9 @@ func cliInvoke(ctx context.Context, env cliEnv, args []string) error {
 			return fmt.Errorf("invoke: --header %q: want KEY=VALUE", kv)
 		}
 		header.Add(strings.TrimSpace(k), v)
+	}
+	if callback != "" {
+		header.Set("X-Callback-Url", callback)
 	}
 	if header.Get("Content-Type") == "" && contentType != "" {
 		header.Set("Content-Type", contentType)
@@ -77,7 +91,10 @@ func cliInvoke(ctx context.Context, env cliEnv, args []string) error {
 	}
 	// Invocations carry no credentials, so the config file is not read.
 	c := client.New(cliGateway(env, *gateway, ""))
-	res, err := c.Invoke(ctx, name, ns, strings.ToUpper(method), path, bytes.NewReader(body), header)
+	if async {
+		return cliInvokeAsync(ctx, env, c, name, ns, path, body, header)
+	}
+	res, err := c.Invoke(ctx, name, ns, method, path, bytes.NewReader(body), header)
 	if err != nil {
 		return err
 	}
@@ -89,6 +106,38 @@ func cliInvoke(ctx context.Context, env cliEnv, args []string) error {
 	}
 	if _, err := io.Copy(env.Stdout, res.Body); err != nil {
 		return fmt.Errorf("invoke %s: read response: %w", cliQualified(name, ns), err)
+	}
+	return nil
+}
+
+// cliCheckAsync rejects flags that make no sense with, or without, --async.
+func cliCheckAsync(async bool, method, callback string) error {
+	switch {
+	case !async && callback != "":
+		return errors.New("invoke: --callback-url needs --async")
+	case async && method != http.MethodPost:
+		return fmt.Errorf("invoke: --async always sends POST; --method %s cannot be combined with it", method)
+	case callback == "":
+		return nil
+	}
+	if u, err := url.Parse(callback); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("invoke: --callback-url %q: want an absolute http or https URL", callback)
+	}
+	return nil
+}
+
+// cliInvokeAsync queues the call. The call id, when the gateway gives one,
+// is the only thing on stdout, so scripts can capture it. Errors keep the
+// gateway's text: a 404 may be an unknown function or a gateway without
+// /async-function.
+func cliInvokeAsync(ctx context.Context, env cliEnv, c *client.Client, name, ns, path string, body []byte, header http.Header) error {
+	id, err := c.InvokeAsync(ctx, name, ns, path, bytes.NewReader(body), header)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stderr, "Function submitted asynchronously.")
+	if id != "" {
+		fmt.Fprintln(env.Stdout, id)
 	}
 	return nil
 }

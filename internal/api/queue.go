@@ -74,7 +74,7 @@ type DeadLetter struct {
 // select everything: an empty request redrives every dead letter.
 type RedriveRequest struct {
 	Function  string   `json:"function,omitempty"`
-	Namespace string   `json:"namespace,omitempty"` // with Function; default openfaas-fn
+	Namespace string   `json:"namespace,omitempty"` // alone: all its functions; with Function: default openfaas-fn
 	IDs       []uint64 `json:"ids,omitempty"`
 }
 
