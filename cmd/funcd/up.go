@@ -27,6 +27,7 @@ import (
 	"github.com/funcd/funcd/internal/netfiles"
 	"github.com/funcd/funcd/internal/queue"
 	"github.com/funcd/funcd/internal/secrets"
+	"github.com/funcd/funcd/internal/trigger"
 	"github.com/funcd/funcd/provider"
 	"github.com/funcd/funcd/proxy"
 )
@@ -137,6 +138,21 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		defer cancel()
 		_ = q.Close(sctx)
 	}()
+	triggers, err := trigger.New(trigger.Config{Conn: q.Conn(), Queue: q, Functions: prov, Registerer: reg,
+		Log: log.With("component", "trigger")})
+	if err != nil {
+		return err
+	}
+	tctx, stopTriggers := context.WithCancel(context.Background())
+	triggersDone := make(chan struct{})
+	go func() {
+		defer close(triggersDone)
+		_ = triggers.Run(tctx)
+	}()
+	defer func() { // before the queue closes: events stop, then the queue
+		stopTriggers()
+		<-triggersDone
+	}()
 
 	gw := gateway.New(prov, invoke, gateway.Config{Credentials: creds, Version: release, Secrets: secretStore, SecretUsers: prov,
 		Logs: logs.NewStore(filepath.Join(cfg.StateDir, "logs")), Namespaces: prov,
@@ -234,7 +250,7 @@ func startQueue(ctx context.Context, cfg config.Daemon, invoke http.Handler, pro
 // validateDeployment checks what the queue and the triggers read from a
 // function, beyond what the provider checks.
 func validateDeployment(d api.FunctionDeployment) error {
-	return queue.Validate(d.Labels, d.Annotations)
+	return errors.Join(queue.Validate(d.Labels, d.Annotations), trigger.Validate(d.Annotations))
 }
 
 // functionLookup adapts the provider to the queue's interface.

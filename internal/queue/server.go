@@ -67,7 +67,14 @@ func startServer(cfg Config, maxPayload int32, log *slog.Logger) (*server.Server
 		return nil, nil, fmt.Errorf("queue: nats server did not start within 30s (store %s)", cfg.StoreDir)
 	}
 	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.UserInfo(internalUser, internalPass),
-		nats.Name("funcd"), nats.MaxReconnects(-1))
+		nats.Name("funcd"), nats.MaxReconnects(-1),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			log.Warn("nats", "subject", subject, "err", err) // e.g. a slow trigger subscription dropping messages
+		}))
 	if err != nil {
 		ns.Shutdown()
 		return nil, nil, fmt.Errorf("queue: connect in-process: %w", err)

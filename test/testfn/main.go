@@ -17,6 +17,9 @@
 //	/latency             body: a Unix time in ns; remember now minus it;
 //	                     /latencies lists them (ns) and forgets them
 //
+// With env ROOT_PATH=/record (or any path above), / is served as that path:
+// triggers invoke /.
+//
 // It listens on :8080 after env START_DELAY_MS milliseconds, and on SIGTERM
 // finishes in-flight requests and exits 0.
 package main
@@ -47,7 +50,14 @@ func main() {
 	}
 	exitCode := make(chan int, 1)
 	mux := http.NewServeMux()
+	rec := &recorder{perCall: map[string]int{}}
 	mux.HandleFunc("/", echo)
+	if root := os.Getenv("ROOT_PATH"); root != "" { // for triggers, which invoke /
+		mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
+			r.URL.Path = root
+			mux.ServeHTTP(w, r)
+		})
+	}
 	mux.HandleFunc("/ok", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) }) // static, for benchmarks
 	mux.HandleFunc("/env", env)
 	mux.HandleFunc("/file", file)
@@ -56,7 +66,6 @@ func main() {
 	mux.HandleFunc("/sleep", sleep)
 	mux.HandleFunc("/ready", ready)
 	mux.HandleFunc("/log", logLine)
-	rec := &recorder{perCall: map[string]int{}}
 	mux.HandleFunc("/record", rec.record)
 	mux.HandleFunc("/recorded", rec.recorded)
 	mux.HandleFunc("/flaky", rec.flaky)

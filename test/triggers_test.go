@@ -1,0 +1,131 @@
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/client"
+)
+
+// TestTriggers maps events to functions by their topic annotation: a
+// NATS message (published by an outside client), a NATS request (answered
+// by the function), an MQTT message from Debian's mosquitto_pub, and a
+// cron schedule with seconds.
+func TestTriggers(t *testing.T) {
+	pub, err := exec.LookPath("mosquitto_pub")
+	if err != nil {
+		t.Fatal("mosquitto_pub not found: scripts/deps.sh test installs mosquitto-clients")
+	}
+	natsPort, mqttPort := freePort(t), freePort(t)
+	f := startFuncd(t, WithArgs("--nats-listen", fmt.Sprintf("127.0.0.1:%d", natsPort),
+		"--mqtt-listen", fmt.Sprintf("127.0.0.1:%d", mqttPort)))
+	c := f.Client(t)
+	ctx := t.Context()
+	record := map[string]string{"ROOT_PATH": "/record"}
+	deployReady(t, c, api.FunctionDeployment{Service: "events", Image: imageRef("testfn:v1"), EnvVars: record,
+		Annotations: map[string]string{api.AnnotationTopic: "orders.created, sensors/+/temp"}})
+	deployReady(t, c, api.FunctionDeployment{Service: "ticker", Image: imageRef("testfn:v1"), EnvVars: record,
+		Annotations: map[string]string{api.AnnotationTopic: "cron-function", api.AnnotationSchedule: "* * * * * *"}})
+
+	pw, err := os.ReadFile(filepath.Join(f.StateDir, "secrets", "nats-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	password := strings.TrimSpace(string(pw))
+	url := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
+	if nc, err := nats.Connect(url, nats.UserInfo("funcd", "wrong")); err == nil {
+		nc.Close()
+		t.Error("NATS accepted a wrong password")
+	}
+	nc, err := nats.Connect(url, nats.UserInfo("funcd", password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+
+	// The subscription follows the function list; publish until it is there.
+	eventually(t, 10*time.Second, func() error {
+		if err := nc.Publish("orders.created", []byte("order-1")); err != nil {
+			return err
+		}
+		return findCall(t, c, "events", "order-1", "orders.created", "funcd-nats")
+	})
+
+	reply, err := nc.Request("orders.created", []byte("question"), 10*time.Second)
+	if err != nil {
+		t.Fatalf("NATS request: %v", err)
+	}
+	if string(reply.Data) != "recorded question\n" || reply.Header.Get("X-Function-Status") != "200" {
+		t.Errorf("reply %q %v", reply.Data, reply.Header)
+	}
+
+	out, err := exec.CommandContext(ctx, pub, "-h", "127.0.0.1", "-p", fmt.Sprint(mqttPort), "-u", "funcd", "-P", password,
+		"-i", "e2e-sensor", "-q", "1", "-t", "sensors/kitchen/temp", "-m", "21.5").CombinedOutput()
+	if err != nil {
+		t.Fatalf("mosquitto_pub: %v: %s", err, out)
+	}
+	eventually(t, 10*time.Second, func() error {
+		return findCall(t, c, "events", "21.5", "sensors/kitchen/temp", "funcd-mqtt")
+	})
+	if out, err := exec.CommandContext(ctx, pub, "-h", "127.0.0.1", "-p", fmt.Sprint(mqttPort), "-u", "funcd", "-P", "wrong",
+		"-t", "sensors/kitchen/temp", "-m", "x").CombinedOutput(); err == nil {
+		t.Errorf("MQTT accepted a wrong password: %s", out)
+	}
+
+	// Cron, every second: two runs within a few seconds, one call id each.
+	eventually(t, 10*time.Second, func() error {
+		ids := map[string]bool{}
+		for _, cl := range recorded(t, c, "ticker") {
+			if cl.Connector == "funcd-cron" && cl.Topic == "cron-function" {
+				ids[cl.CallID] = true
+			}
+		}
+		if len(ids) < 2 {
+			return fmt.Errorf("%d cron runs", len(ids))
+		}
+		return nil
+	})
+
+	// Bad topics and schedules are refused at deploy.
+	for _, ann := range []map[string]string{
+		{api.AnnotationTopic: "cron-function", api.AnnotationSchedule: "every tuesday"},
+		{api.AnnotationTopic: "funcd.invoke.x"},
+	} {
+		err := c.Deploy(ctx, api.FunctionDeployment{Service: "badtrigger", Image: imageRef("testfn:v1"), Annotations: ann})
+		var se *client.StatusError
+		if !errors.As(err, &se) || se.Code != 400 {
+			t.Errorf("deploy with %v = %v, want 400", ann, err)
+		}
+	}
+
+	metrics := get(t, f.URL+"/metrics")
+	for _, trig := range []string{"nats", "mqtt", "cron"} {
+		if !strings.Contains(metrics, fmt.Sprintf(`funcd_trigger_invocations_total{trigger=%q}`, trig)) {
+			t.Errorf("no funcd_trigger_invocations_total for %s", trig)
+		}
+	}
+	if !strings.Contains(metrics, `funcd_queue_enqueued_total{function_name="events.openfaas-fn",source="mqtt"} 1`) {
+		t.Error("the MQTT message did not go through the queue")
+	}
+}
+
+// findCall returns nil once function name recorded a call with body,
+// topic and connector.
+func findCall(t *testing.T, c *client.Client, name, body, topic, connector string) error {
+	calls := recorded(t, c, name)
+	for _, cl := range calls {
+		if cl.Body == body && cl.Topic == topic && cl.Connector == connector {
+			return nil
+		}
+	}
+	return fmt.Errorf("no call with body %q, topic %q, connector %q among %+v", body, topic, connector, calls)
+}
