@@ -77,9 +77,6 @@ func (q *Queue) startCallbacks(ctx context.Context) error {
 	return nil
 }
 
-// callbackPolicy paces a callback's attempts until CallbackTTL.
-var callbackPolicy = Policy{MinWait: time.Second, MaxWait: time.Minute}
-
 // deliver POSTs one stored result to its callback URL. Failures are
 // retried with back-off until the result is CallbackTTL old, then logged
 // and dropped; a receiver answering 4xx (other than 408 and 429) is not
@@ -112,7 +109,7 @@ func (q *Queue) deliver(msg jetstream.Msg) {
 		return
 	}
 	if time.Since(d.Stored) < q.cfg.CallbackTTL {
-		wait := callbackPolicy.delay(attempt, Result{})
+		wait := Policy{MinWait: q.cfg.CallbackWait, MaxWait: time.Minute}.delay(attempt, Result{})
 		q.metrics.callback("retried")
 		q.log.Info("callback failed; will retry", "url", d.URL, "call_id", d.CallID, "attempt", attempt, "status", code, "err", err, "in", wait)
 		_ = msg.NakWithDelay(wait)

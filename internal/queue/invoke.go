@@ -3,7 +3,6 @@ package queue
 import (
 	"bytes"
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -43,11 +42,11 @@ func (q *Queue) Invoke(ctx context.Context, j Job) Result {
 	rec := &recorder{header: http.Header{}, limit: int(q.cfg.MaxBody)}
 	start := time.Now()
 	q.cfg.Invoker.ServeHTTP(rec, req)
-	res := Result{Status: rec.code, Header: rec.header, Body: rec.body.Bytes(), Duration: time.Since(start)}
 	if rec.code == 0 {
-		res.Err = errors.New("the proxy wrote no answer")
+		rec.code = http.StatusOK // a handler that writes nothing answers 200, as in net/http
 	}
-	if ctx.Err() != nil && res.Err == nil && res.Status >= 500 {
+	res := Result{Status: rec.code, Header: rec.header, Body: rec.body.Bytes(), Duration: time.Since(start)}
+	if ctx.Err() != nil && res.Status >= 500 {
 		res.Err = ctx.Err()
 	}
 	return res

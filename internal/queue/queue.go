@@ -75,17 +75,18 @@ type Config struct {
 	MQTTListen string // host:port for MQTT clients; "" for none
 	Password   string // of User, required with either listener
 
-	Workers     int   // invocations running at once, all functions together (default 32)
-	MaxBody     int64 // request body cap (default 1 MiB)
-	Policy      Policy
-	AckWait     time.Duration // redelivery after a silent worker (default 15s)
-	SyncAlways  bool          // fsync every stored message before answering 202
-	ServedBy    string        // X-Served-By on 202s
-	Invoker     http.Handler  // serves /function/NAME.NS/...: the proxy
-	Functions   Functions
-	Registerer  prometheus.Registerer // may be nil
-	Log         *slog.Logger
-	CallbackTTL time.Duration // how long callbacks are retried (default 10m)
+	Workers      int   // invocations running at once, all functions together (default 32)
+	MaxBody      int64 // request body cap (default 1 MiB)
+	Policy       Policy
+	AckWait      time.Duration // redelivery after a silent worker (default 15s)
+	SyncAlways   bool          // fsync every stored message before answering 202
+	ServedBy     string        // X-Served-By on 202s
+	Invoker      http.Handler  // serves /function/NAME.NS/...: the proxy
+	Functions    Functions
+	Registerer   prometheus.Registerer // may be nil
+	Log          *slog.Logger
+	CallbackTTL  time.Duration // how long callbacks are retried (default 10m)
+	CallbackWait time.Duration // first wait between callback attempts (default 1s), doubling to a minute
 }
 
 // Queue is the running queue.
@@ -145,6 +146,9 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 	}
 	if cfg.CallbackTTL <= 0 {
 		cfg.CallbackTTL = 10 * time.Minute
+	}
+	if cfg.CallbackWait <= 0 {
+		cfg.CallbackWait = time.Second
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -285,6 +289,7 @@ func (q *Queue) Close(ctx context.Context) error {
 	q.closed = true
 	q.mu.Unlock()
 	q.stopFetch()
+	q.loops.Wait() // no loop starts an invocation after this
 	done := make(chan struct{})
 	go func() { q.running.Wait(); close(done) }()
 	select {
@@ -295,7 +300,6 @@ func (q *Queue) Close(ctx context.Context) error {
 		<-done
 	}
 	q.abortWork()
-	q.loops.Wait()
 	q.nc.Close()
 	q.ns.Shutdown()
 	q.ns.WaitForShutdown()

@@ -377,8 +377,10 @@ func TestMaxInflightPerFunction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.InFlight != 2 || st.Depth != 4 {
-		t.Errorf("stats %+v", st)
+	for _, f := range st.Functions {
+		if f.Name == "slow" && (f.InFlight != 2 || f.Depth != 4 || f.MaxInflight != 2) {
+			t.Errorf("slow function's stats %+v", f)
+		}
 	}
 	close(release)
 	eventually(t, "all slow calls", func() bool { return slow.count() == 6 })
@@ -468,4 +470,47 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	}
 	eventually(t, "ten calls", func() bool { return iv.count() == 10 })
 	closeQueue(t, q)
+}
+
+// TestCallbackRetriedWithoutBlocking: a receiver failing twice gets the
+// result on the third attempt, and invocations go on meanwhile.
+func TestCallbackRetriedWithoutBlocking(t *testing.T) {
+	fns := &fakeFunctions{}
+	fns.set("f", nil)
+	iv := &invoker{}
+	var hits atomic.Int32
+	delivered := make(chan string, 1)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) <= 2 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		delivered <- string(b)
+	}))
+	defer receiver.Close()
+	q := newQueue(t, t.TempDir(), iv, fns, func(c *Config) { c.CallbackWait = 20 * time.Millisecond })
+	defer closeQueue(t, q)
+	ctx := context.Background()
+	if err := q.Enqueue(ctx, Job{CallID: "with-callback", Function: "f", Body: []byte("b"), Callback: receiver.URL}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := q.Enqueue(ctx, Job{CallID: fmt.Sprint("plain", i), Function: "f"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "six calls", func() bool { return iv.count() == 6 })
+	select {
+	case body := <-delivered:
+		if body != "ok:b" || hits.Load() != 3 {
+			t.Errorf("delivered %q after %d attempts", body, hits.Load())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("callback not delivered after %d attempts", hits.Load())
+	}
+	eventually(t, "no callbacks waiting", func() bool {
+		st, err := q.Stats(ctx)
+		return err == nil && st.Callbacks == 0
+	})
 }
