@@ -39,14 +39,26 @@ var subnet = netip.MustParsePrefix("10.198.250.0/24")
 
 // config is what the flags set.
 type config struct {
-	base     string        // parent of the run directory
-	warmup   time.Duration // wrk run before each measured one
-	duration time.Duration // each measured wrk run
-	rounds   int           // alternating direct/through runs per load; the median is reported
-	idle     time.Duration // after the deploy, before the idle RSS
-	cold     int           // cold starts through funcd, and of the floor
-	bursts   int           // rounds of simultaneous cold starts
+	base     string          // parent of the run directory
+	warmup   time.Duration   // wrk run before each measured one
+	duration time.Duration   // each measured wrk run
+	rounds   int             // alternating direct/through runs per load, queue bursts per concurrency; the median is reported
+	idle     time.Duration   // after the deploy, before the idle RSS
+	cold     int             // cold starts through funcd, and of the floor
+	bursts   int             // rounds of simultaneous cold starts
+	only     map[string]bool // the sections to run; all when empty
+
+	queueN, queueN1 int  // asynchronous invocations per burst at concurrency 32 and 1
+	queueSamples    int  // timed single invocations, through HTTP and NATS
+	queueFsync      bool // funcd's --queue-fsync
 }
+
+// sections are the parts of the benchmark -only picks from, in the order
+// they run.
+var sections = []string{"warm", "replicas", "cold", "queue"}
+
+// runs reports whether the section is to run.
+func (c config) runs(section string) bool { return len(c.only) == 0 || c.only[section] }
 
 func parseFlags(args []string) (config, error) {
 	var c config
@@ -54,15 +66,33 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.base, "tmpdir", "/var/tmp", "where the run directory goes (a disk filesystem, not overlayfs)")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "warm-up before each measurement (whole seconds)")
 	fs.DurationVar(&c.duration, "duration", 4*time.Second, "each measurement (whole seconds)")
-	fs.IntVar(&c.rounds, "rounds", 3, "alternating direct/through runs per load; the run with the median req/s is reported")
+	fs.IntVar(&c.rounds, "rounds", 3, "alternating direct/through runs per load, and queue bursts per concurrency; the run with the median req/s (completed/s) is reported")
 	fs.DurationVar(&c.idle, "idle", 3*time.Second, "idle time after the deploy before reading funcd's RSS")
 	fs.IntVar(&c.cold, "cold", 30, "cold starts through funcd, and as many of the containerd floor")
 	fs.IntVar(&c.bursts, "bursts", 3, "rounds of "+strconv.Itoa(burstSize)+" simultaneous cold starts")
+	only := fs.String("only", "", "comma-separated sections to run, of "+strings.Join(sections, ", ")+" (default all)")
+	fs.IntVar(&c.queueN, "queue-n", 2000, "asynchronous invocations in the burst at worker concurrency "+strconv.Itoa(queueWorkers))
+	fs.IntVar(&c.queueN1, "queue-n1", 500, "asynchronous invocations in the burst at worker concurrency 1")
+	fs.IntVar(&c.queueSamples, "queue-samples", 200, "single asynchronous invocations timed, through HTTP and through a NATS publish each")
+	fs.BoolVar(&c.queueFsync, "queue-fsync", true, "run funcd with --queue-fsync (false: without fsync)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if c.warmup < time.Second || c.duration < time.Second || c.rounds < 1 || c.cold < 1 || c.bursts < 1 {
 		return c, errors.New("-warmup and -duration must be at least 1s, -rounds, -cold and -bursts at least 1")
+	}
+	if c.queueN < 1 || c.queueN1 < 1 || c.queueSamples < 1 {
+		return c, errors.New("-queue-n, -queue-n1 and -queue-samples must be at least 1")
+	}
+	if *only != "" {
+		c.only = map[string]bool{}
+		for _, s := range strings.Split(*only, ",") {
+			s = strings.TrimSpace(s)
+			if !slices.Contains(sections, s) {
+				return c, fmt.Errorf("-only: unknown section %q, want some of %s", s, strings.Join(sections, ", "))
+			}
+			c.only[s] = true
+		}
 	}
 	return c, nil
 }
@@ -95,26 +125,66 @@ func run(ctx context.Context, args []string) (err error) {
 	if err := env.Setup(ctx); err != nil {
 		return fmt.Errorf("set up: %w", err)
 	}
-	t, err := deploy(ctx, env)
+	var funcdArgs []string
+	var natsAddr string
+	if cfg.runs("queue") {
+		if funcdArgs, natsAddr, err = queueArgs(cfg); err != nil {
+			return err
+		}
+	}
+	t, err := deploy(ctx, env, funcdArgs)
 	if t != nil {
+		t.nats = natsAddr
 		defer func() { err = errors.Join(err, t.undeploy(ctx)) }()
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "bench: measuring for about %v\n", cfg.idle+time.Duration(6*cfg.rounds)*(cfg.warmup+cfg.duration)+time.Duration(cfg.cold)*400*time.Millisecond+time.Duration(cfg.bursts)*2*time.Second)
-	m, err := measure(ctx, cfg, t)
-	if err != nil {
-		return err
+	fmt.Fprintf(os.Stderr, "bench: measuring for about %v\n", estimate(cfg))
+	var m measurements
+	if cfg.runs("warm") {
+		if m, err = measure(ctx, cfg, t); err != nil {
+			return err
+		}
 	}
-	if m.replicas, err = measureReplicas(ctx, cfg, t); err != nil {
-		return err
+	if cfg.runs("replicas") {
+		if m.replicas, err = measureReplicas(ctx, cfg, t); err != nil {
+			return err
+		}
 	}
-	if m.cold, err = measureCold(ctx, env, t, cfg.cold, cfg.bursts); err != nil {
-		return err
+	if cfg.runs("cold") {
+		if m.cold, err = measureCold(ctx, env, t, cfg.cold, cfg.bursts); err != nil {
+			return err
+		}
+	}
+	if cfg.runs("queue") {
+		if m.queue, err = measureQueue(ctx, cfg, t); err != nil {
+			return err
+		}
 	}
 	report(os.Stdout, cfg, t, m)
+	if cfg.runs("queue") {
+		return m.queue.lost()
+	}
 	return nil
+}
+
+// estimate is roughly how long the chosen sections take.
+func estimate(cfg config) time.Duration {
+	var d time.Duration
+	if cfg.runs("warm") {
+		d += cfg.idle + time.Duration(4*cfg.rounds)*(cfg.warmup+cfg.duration)
+	}
+	if cfg.runs("replicas") {
+		d += time.Duration(2*cfg.rounds) * (cfg.warmup + cfg.duration)
+	}
+	if cfg.runs("cold") {
+		d += time.Duration(cfg.cold)*400*time.Millisecond + time.Duration(cfg.bursts)*2*time.Second
+	}
+	if cfg.runs("queue") {
+		d += 10*time.Second + time.Duration(cfg.rounds)*3*time.Second + time.Duration(2*cfg.queueSamples)*7*time.Millisecond
+	}
+	return d
 }
 
 // target is the deployed function and the two ways to reach it.
@@ -125,18 +195,20 @@ type target struct {
 	through string   // http://127.0.0.1:PORT/function/bench/ok
 	direct  string   // http://IP:8080/ok
 	fns     []string // every function deployed, removed by undeploy
+	nats    string   // 127.0.0.1:PORT, funcd's --nats-listen; empty without the queue section
 }
 
-// deploy starts funcd on the benchmark's network and deploys the function
-// with one replica. A non-nil target is returned whenever funcd started.
-func deploy(ctx context.Context, env *testenv.Env) (*target, error) {
+// deploy starts funcd on the benchmark's network, with args added to its
+// flags, and deploys the function with one replica. A non-nil target is
+// returned whenever funcd started.
+func deploy(ctx context.Context, env *testenv.Env, args []string) (*target, error) {
 	if _, err := os.Stat(filepath.Join("/sys/class/net", bridge)); err == nil {
 		return nil, fmt.Errorf("bridge %s exists: is another benchmark running?", bridge)
 	}
 	if overlaps, err := testenv.OverlapsHost(subnet); err != nil || overlaps {
 		return nil, fmt.Errorf("subnet %s is in use on this host (%v)", subnet, err)
 	}
-	f, err := env.StartFuncd(ctx, testenv.FuncdOptions{Bridge: bridge, Subnet: subnet})
+	f, err := env.StartFuncd(ctx, testenv.FuncdOptions{Bridge: bridge, Subnet: subnet, Args: args})
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +277,7 @@ type measurements struct {
 	idleRSS, loadRSS                       int64 // bytes
 	replicas                               replicaResults
 	cold                                   coldResults
+	queue                                  queueResults
 }
 
 // measure reads funcd's idle RSS, runs the four loads (each after a

@@ -153,9 +153,14 @@ func (t *target) burst(ctx context.Context, hc *http.Client) (burst, error) {
 // deployFn deploys the bench image as name with one replica (ready when
 // Deploy returns) and remembers it for undeploy.
 func (t *target) deployFn(ctx context.Context, name string) error {
-	t.fns = append(t.fns, name)
-	if err := t.client.Deploy(ctx, api.FunctionDeployment{Service: name, Image: t.image}); err != nil {
-		return fmt.Errorf("deploy %s: %w", name, err)
+	return t.deployWith(ctx, api.FunctionDeployment{Service: name, Image: t.image})
+}
+
+// deployWith deploys d with one replica and remembers it for undeploy.
+func (t *target) deployWith(ctx context.Context, d api.FunctionDeployment) error {
+	t.fns = append(t.fns, d.Service)
+	if err := t.client.Deploy(ctx, d); err != nil {
+		return fmt.Errorf("deploy %s: %w", d.Service, err)
 	}
 	return nil
 }

@@ -24,14 +24,31 @@
 //     and funcd's cni package on a network of its own (fdfloor0,
 //     10.198.251.0/24, containerd namespace funcd-floor), to the first 200
 //     of IP:8080/ok; and bursts of 10 simultaneous cold starts of
-//     cold1..cold10.
+//     cold1..cold10;
+//   - the queue of asynchronous invocations (queue.go; funcd run with
+//     --queue-workers 32, --queue-fsync as -queue-fsync says, and
+//     --nats-listen on a free 127.0.0.1 port): bursts of POST
+//     /async-function/NAME/ok from 32 goroutines to "queue1" (label
+//     com.openfaas.queue.max-inflight=1) and "queue32" (no cap below the
+//     32 workers), timed to the last 202 (accepted/s) and until
+//     GET /system/queue shows the queue empty (completed/s), -rounds
+//     times each, alternating, the median reported, every burst checked
+//     against funcd_async_invocations_total; and single invocations, one
+//     at a time, timed from sending to testfn's /latency receiving them:
+//     POST /async-function/queue32/latency, and a NATS publish on
+//     bench.latency to "queuetopic" (annotation topic: bench.latency; env
+//     ROOT_PATH=/latency, as triggers invoke /), reported as n/a with the
+//     reason when no message reaches it.
+//
+// -only runs some of the sections: warm, replicas, cold, queue.
 //
 // The targets: through funcd at least 40% of the direct throughput at 32
 // connections, at most 200µs of added p50 latency at 1 connection, idle RSS
 // under 40 MB; a cold-start p50 within 1.3x the floor's and under 150ms,
 // a p99 under 300ms. A missed target is reported as MISS; the exit status is 0
 // whenever the measurements ran, and non-zero only when setting up or
-// cleaning up failed. Everything is removed at the end, also after a
+// cleaning up failed, or when funcd's count of queued invocations did not
+// match the number accepted. Everything is removed at the end, also after a
 // failure or Ctrl-C.
 //
 // Run it as root: `make bench` (or `go run ./test/bench -h` for flags).

@@ -15,11 +15,33 @@ const (
 	maxIdleRSS         = 40_000_000             // bytes (40 MB)
 )
 
-// report prints the figures, then each target with PASS or MISS.
+// report prints the figures of the sections that ran, each followed by
+// its targets with PASS or MISS.
 func report(w io.Writer, cfg config, t *target, m measurements) {
+	if cfg.runs("warm") || cfg.runs("replicas") {
+		reportWarm(w, cfg, t, m)
+	} else {
+		fmt.Fprintf(w, "funcd benchmark: %d CPUs, image %s\n\n", runtime.NumCPU(), t.image)
+	}
+	if cfg.runs("cold") {
+		reportCold(w, m.cold)
+		fmt.Fprintln(w)
+	}
+	if cfg.runs("queue") {
+		reportQueue(w, cfg, m.queue, m.through32.rps)
+	}
+}
+
+// reportWarm prints the warm figures, through funcd and direct, and by
+// replicas, with their targets.
+func reportWarm(w io.Writer, cfg config, t *target, m measurements) {
 	fmt.Fprintf(w, "funcd warm invocation benchmark: %d CPUs, wrk %v per run after %v of warm-up, median of %d alternating rounds\n", runtime.NumCPU(), cfg.duration, cfg.warmup, cfg.rounds)
 	fmt.Fprintf(w, "function %s: test/testfn %q (static \"ok\"), image %s\n", fnName, benchPath, t.image)
 	fmt.Fprintf(w, "  through funcd: %s\n  direct:        %s\n\n", t.through, t.direct)
+	if cfg.runs("replicas") && !cfg.runs("warm") {
+		reportReplicas(w, m.replicas)
+		return
+	}
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "path\tconns\treq/s\tp50\tp99\trequests\terrors\t")
@@ -37,7 +59,9 @@ func report(w io.Writer, cfg config, t *target, m measurements) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nfuncd RSS: %s idle (after the deploy and %v idle), %s after the load\n\n", megabytes(m.idleRSS), cfg.idle, megabytes(m.loadRSS))
-	reportReplicas(w, m.replicas)
+	if cfg.runs("replicas") {
+		reportReplicas(w, m.replicas)
+	}
 
 	ratio := 0.0
 	if m.direct32.rps > 0 {
@@ -54,7 +78,6 @@ func report(w io.Writer, cfg config, t *target, m measurements) {
 		fmt.Fprintf(w, "\nwarning: %d failed requests (non-2xx or socket errors): the figures are suspect\n", n)
 	}
 	fmt.Fprintln(w)
-	reportCold(w, m.cold)
 }
 
 func verdict(ok bool) string {
