@@ -46,11 +46,29 @@ func TestTriggers(t *testing.T) {
 		nc.Close()
 		t.Error("NATS accepted a wrong password")
 	}
-	nc, err := nats.Connect(url, nats.UserInfo("funcd", password))
+	denied := make(chan error, 4)
+	nc, err := nats.Connect(url, nats.UserInfo("funcd", password),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { denied <- err }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
+
+	// Outside clients may not read the queue or touch JetStream.
+	if _, err := nc.SubscribeSync("funcd.>"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-denied:
+		if !strings.Contains(strings.ToLower(err.Error()), "permission") {
+			t.Errorf("subscribing to funcd.>: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("an outside client could subscribe to the queue's subjects")
+	}
+	if _, err := nc.Request("$JS.API.STREAM.DELETE.FUNCD_INVOKE", nil, time.Second); err == nil {
+		t.Error("an outside client reached the JetStream API")
+	}
 
 	// The subscription follows the function list; publish until it is there.
 	eventually(t, 10*time.Second, func() error {

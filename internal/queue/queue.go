@@ -142,7 +142,7 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 		cfg.Policy = DefaultPolicy
 	}
 	if cfg.AckWait <= 0 {
-		cfg.AckWait = 15 * time.Second
+		cfg.AckWait = 5 * time.Second
 	}
 	if cfg.CallbackTTL <= 0 {
 		cfg.CallbackTTL = 10 * time.Minute

@@ -44,7 +44,15 @@ func startServer(cfg Config, maxPayload int32, log *slog.Logger) (*server.Server
 		if cfg.Password == "" {
 			return nil, nil, fmt.Errorf("queue: a password is required to listen for outside clients")
 		}
-		opts.Users = append(opts.Users, &server.User{Username: User, Password: cfg.Password})
+		// Outside clients (sensors, scripts) publish events and make
+		// requests; the queue's own subjects and the JetStream API stay
+		// funcd's, so no client can read queued requests or drop a stream.
+		internal := []string{"funcd.>", "$JS.>", "$KV.>", "$O.>", "$SYS.>"}
+		opts.Users = append(opts.Users, &server.User{Username: User, Password: cfg.Password,
+			Permissions: &server.Permissions{
+				Publish:   &server.SubjectPermission{Deny: internal},
+				Subscribe: &server.SubjectPermission{Deny: internal},
+			}})
 	}
 	if cfg.NATSListen != "" {
 		if opts.Host, opts.Port, err = splitHostPort(cfg.NATSListen); err != nil {
