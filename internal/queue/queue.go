@@ -78,7 +78,7 @@ type Config struct {
 	Workers      int   // invocations running at once, all functions together (default 32)
 	MaxBody      int64 // request body cap (default 1 MiB)
 	Policy       Policy
-	AckWait      time.Duration // redelivery after a silent worker (default 15s)
+	AckWait      time.Duration // redelivery after a silent worker (default 5s); running work heartbeats at a third of it
 	SyncAlways   bool          // fsync every stored message before answering 202
 	ServedBy     string        // X-Served-By on 202s
 	Invoker      http.Handler  // serves /function/NAME.NS/...: the proxy
