@@ -80,7 +80,6 @@ type Config struct {
 	Policy       Policy
 	AckWait      time.Duration // redelivery after a silent worker (default 5s); running work heartbeats at a third of it
 	SyncAlways   bool          // fsync every stored message before answering 202
-	ServedBy     string        // X-Served-By on 202s
 	Invoker      http.Handler  // serves /function/NAME.NS/...: the proxy
 	Functions    Functions
 	Registerer   prometheus.Registerer // may be nil
@@ -104,15 +103,14 @@ type Queue struct {
 
 	// fetchCtx stops the loops from taking more work; workCtx, cancelled
 	// only when the shutdown grace runs out, aborts running invocations.
-	fetchCtx, workCtx       context.Context
-	stopFetch, abortWork    context.CancelFunc
-	loops, running          sync.WaitGroup
-	mu                      sync.Mutex
-	workers                 map[fnKey]*loop
-	closed                  bool
-	maxPayload              int32
-	callbackClient          *http.Client
-	callbackAttemptsAllowed int
+	fetchCtx, workCtx    context.Context
+	stopFetch, abortWork context.CancelFunc
+	loops, running       sync.WaitGroup
+	mu                   sync.Mutex
+	workers              map[fnKey]*loop
+	closed               bool
+	maxPayload           int32
+	callbackClient       *http.Client
 }
 
 type fnKey struct{ ns, name string }
