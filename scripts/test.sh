@@ -29,10 +29,13 @@ done
 echo "== unit tests"
 go test -race -count=1 -short ./...
 
-echo "== fuzzing the name, secret-name and quantity validators briefly"
+echo "== fuzzing the validators and parsers of outside input briefly"
 go test -run '^$' -fuzz FuzzValidateName -fuzztime 200000x ./internal/api
 go test -run '^$' -fuzz FuzzValidateName -fuzztime 200000x ./internal/secrets
 go test -run '^$' -fuzz FuzzParseMemory -fuzztime 200000x ./internal/api
+go test -run '^$' -fuzz FuzzDecodeJob -fuzztime 50000x ./internal/queue
+go test -run '^$' -fuzz FuzzValidateTopic -fuzztime 50000x ./internal/trigger
+go test -run '^$' -fuzz FuzzParseSchedule -fuzztime 50000x ./internal/trigger
 
 echo "== end-to-end tests (root: private containerd, CNI bridge and registry)"
 go test -count=1 -timeout 45m ./test/

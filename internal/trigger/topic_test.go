@@ -169,3 +169,14 @@ func FuzzParseSchedule(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, spec string) { _, _ = parseSchedule(spec) })
 }
+
+// FuzzValidateTopic: any topic annotation from a deploy request is
+// accepted or refused with an error, never a panic.
+func FuzzValidateTopic(f *testing.F) {
+	for _, s := range []string{"orders.created", "sensors/+/temp", "a/#", "cron-function", "a..b", "$JS.x", "a/b.c", ">", "#", "+/+"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, topic string) {
+		_ = Validate(map[string]string{"topic": topic})
+	})
+}
