@@ -53,7 +53,7 @@ var ErrNotFound = errors.New("function not found")
 // Config tunes the proxy.
 type Config struct {
 	// Timeout bounds one invocation, including the wait for a ready
-	// replica.
+	// replica, unless the request's context has a deadline of its own.
 	Timeout time.Duration
 	// ServedBy is the value of the X-Served-By response header.
 	ServedBy string
@@ -96,6 +96,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name, ns := api.SplitName(full)
 	began := time.Now()
 	deadline := began.Add(p.cfg.Timeout)
+	if d, ok := r.Context().Deadline(); ok {
+		// Only callers inside funcd (the queue) set one: requests from
+		// the network carry none. It replaces --timeout, longer or not.
+		deadline = d
+	}
 	b, err := p.resolver.Pick(name, ns)
 	if err == nil && b == nil {
 		// No replica is ready: wait for one, within the same budget.

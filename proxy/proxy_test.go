@@ -672,3 +672,26 @@ func TestProxyClientGone(t *testing.T) {
 	}
 	res.checkReleased(t)
 }
+
+// TestProxyContextDeadlineReplacesTimeout: the queue runs invocations
+// longer than --timeout by putting a deadline on the request's context.
+func TestProxyContextDeadlineReplacesTimeout(t *testing.T) {
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		_, _ = io.WriteString(w, "done")
+	}))
+	defer slow.Close()
+	res := &fakeResolver{hosts: map[string]string{"job.openfaas-fn": hostOf(t, slow)}}
+	h := mount(newProxy(res, 100*time.Millisecond))
+
+	if rec := serve(h, httptest.NewRequest("POST", "/function/job", nil)); rec.Code != http.StatusGatewayTimeout {
+		t.Errorf("without a deadline: %d, want 504 after --timeout", rec.Code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rec := serve(h, httptest.NewRequest("POST", "/function/job", nil).WithContext(ctx))
+	if rec.Code != http.StatusOK || rec.Body.String() != "done" {
+		t.Errorf("with a 5s deadline: %d %q", rec.Code, rec.Body)
+	}
+	res.checkReleased(t)
+}

@@ -168,7 +168,7 @@ func (s *callbackSink) next(t *testing.T) (*http.Request, string) {
 // redrive queues again, callbacks carry the outcome, and bad requests are
 // refused with a 4xx that names the problem.
 func TestAsyncRetriesCallbacksDeadLetters(t *testing.T) {
-	f := startFuncd(t, WithArgs("--queue-max-body", "1Ki"))
+	f := startFuncd(t, WithArgs("--queue-max-body", "1Ki", "--timeout", "1s", "--queue-timeout", "20s"))
 	c := f.Client(t)
 	ctx := t.Context()
 	deployReady(t, c, api.FunctionDeployment{Service: "shaky", Image: imageRef("testfn:v1"),
@@ -191,6 +191,17 @@ func TestAsyncRetriesCallbacksDeadLetters(t *testing.T) {
 	}
 	if _, err := time.ParseDuration(r.Header.Get("X-Duration-Seconds") + "s"); err != nil {
 		t.Errorf("X-Duration-Seconds %q: %v", r.Header.Get("X-Duration-Seconds"), err)
+	}
+
+	// Queued invocations may run longer than synchronous ones.
+	if code, _, err := call(ctx, c, "shaky", http.MethodGet, "/sleep?ms=1500", ""); err != nil || code != http.StatusGatewayTimeout {
+		t.Errorf("synchronous 1.5 s call with --timeout 1s: %d, %v; want 504", code, err)
+	}
+	if _, err := c.InvokeAsync(ctx, "shaky", "", "/sleep?ms=1500", nil, http.Header{"X-Callback-Url": {sink.srv.URL + "/cb"}}); err != nil {
+		t.Fatal(err)
+	}
+	if r, body := sink.next(t); r.Header.Get("X-Function-Status") != "200" || !strings.Contains(body, "slept 1500ms") {
+		t.Errorf("queued 1.5 s call with --queue-timeout 20s: %v %q", r.Header, body)
 	}
 
 	// Broken: 503 on every attempt → dead letter, and the callback says so.
@@ -276,9 +287,9 @@ func TestAsyncRetriesCallbacksDeadLetters(t *testing.T) {
 		`funcd_queue_retries_total{function_name="shaky.openfaas-fn"} 6`,
 		`funcd_queue_dead_letters_total{function_name="shaky.openfaas-fn"} 2`,
 		`funcd_async_invocations_total{code="503",function_name="shaky.openfaas-fn"} 8`,
-		`funcd_async_invocations_total{code="200",function_name="shaky.openfaas-fn"} 1`,
 		`funcd_queue_dead_letters{function_name="shaky.openfaas-fn"} 1`,
-		`funcd_queue_callbacks_total{result="delivered"} 3`,
+		`funcd_async_invocations_total{code="200",function_name="shaky.openfaas-fn"} 2`,
+		`funcd_queue_callbacks_total{result="delivered"} 4`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)

@@ -229,6 +229,7 @@ func startQueue(ctx context.Context, cfg config.Daemon, invoke http.Handler, pro
 			MinWait:  cfg.QueueRetryMinWait,
 			MaxWait:  cfg.QueueRetryMaxWait,
 		},
+		Timeout:    cfg.QueueTimeout,
 		SyncAlways: cfg.QueueFsync,
 		Invoker:    invoke,
 		Functions:  functionLookup{prov},

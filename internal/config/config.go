@@ -44,6 +44,7 @@ type Daemon struct {
 	QueueRetryMinWait  time.Duration
 	QueueRetryMaxWait  time.Duration
 	QueueFsync         bool
+	QueueTimeout       time.Duration
 	NATSListen         string // "" for in-process only
 	MQTTListen         string // "" for no MQTT
 }
@@ -83,6 +84,7 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 	fs.StringVar(&retryCodes, "queue-retry-codes", "408,429,502,503,504", "function statuses that are retried (com.openfaas.retry.codes);\nerrors reaching the function always are")
 	fs.DurationVar(&d.QueueRetryMinWait, "queue-retry-min-wait", 2*time.Second, "first wait before a retry, doubled each time (com.openfaas.retry.min_wait)")
 	fs.DurationVar(&d.QueueRetryMaxWait, "queue-retry-max-wait", 2*time.Minute, "longest wait between retries (com.openfaas.retry.max_wait)")
+	fs.DurationVar(&d.QueueTimeout, "queue-timeout", 5*time.Minute, "longest queued invocation, including the wait for a ready replica\n(--timeout bounds synchronous ones)")
 	fs.BoolVar(&d.QueueFsync, "queue-fsync", true, "fsync each queued invocation before answering 202, so a power cut loses none;\nfalse trades that for throughput (a crash of funcd alone still loses none)")
 	fs.StringVar(&d.NATSListen, "nats-listen", "", "host:port where outside NATS clients may connect (user funcd, password in\nSTATE/secrets/nats-password); empty keeps NATS inside funcd")
 	fs.StringVar(&d.MQTTListen, "mqtt-listen", "", "host:port of an MQTT listener (e.g. :1883), same credentials as --nats-listen;\nMQTT topic a/b/c invokes functions whose topic annotation is a/b/c")
@@ -128,6 +130,9 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 	}
 	if d.QueueRetryCodes, err = api.ParseStatusList(retryCodes); err != nil {
 		return d, fmt.Errorf("--queue-retry-codes: %w", err)
+	}
+	if d.QueueTimeout <= 0 {
+		return d, errors.New("--queue-timeout must be positive")
 	}
 	if d.QueueWorkers < 1 || d.QueueRetryAttempts < 1 || d.QueueRetryMinWait < 0 || d.QueueRetryMaxWait < d.QueueRetryMinWait {
 		return d, errors.New("--queue-workers and --queue-retry-attempts must be at least 1, --queue-retry-max-wait at least --queue-retry-min-wait")

@@ -119,14 +119,10 @@ func (q *Queue) Redrive(ctx context.Context, req api.RedriveRequest) (api.Redriv
 		if len(req.IDs) > 0 && !slices.Contains(req.IDs, dl.ID) {
 			return nil
 		}
-		k := fnKey{ns: dl.Namespace, name: dl.Function}
-		if _, err := q.worker(ctx, k); err != nil {
-			return err
-		}
 		// The dead letter's sequence in the id makes a repeat of this
 		// redrive (a crash before the delete below) a duplicate.
 		id := dl.CallID + ".redrive." + strconv.FormatUint(dl.ID, 10)
-		if _, err := q.js.Publish(ctx, k.subject(), m.Data(), jetstream.WithMsgID(id)); err != nil {
+		if err := q.publish(ctx, fnKey{ns: dl.Namespace, name: dl.Function}, m.Data(), id); err != nil {
 			return fmt.Errorf("queue again %s: %w", dl.CallID, err)
 		}
 		if err := q.dead.DeleteMsg(ctx, dl.ID); err != nil {

@@ -14,8 +14,9 @@ func NewCallID() string { return uuid.NewString() }
 
 // Invoke makes one synchronous invocation of j through the proxy, as a
 // caller of /function/NAME.NS would, so that a function at zero replicas
-// is woken and the invocation is counted in the gateway metrics. The
-// answer's body is kept up to the queue's body cap.
+// is woken and the invocation is counted in the gateway metrics. A
+// deadline on ctx replaces the proxy's --timeout. The answer's body is
+// kept up to the queue's body cap.
 func (q *Queue) Invoke(ctx context.Context, j Job) Result {
 	target := "/function/" + j.Function + "." + j.Namespace + j.Path
 	if j.Query != "" {

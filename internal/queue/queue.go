@@ -78,6 +78,7 @@ type Config struct {
 	Workers      int   // invocations running at once, all functions together (default 32)
 	MaxBody      int64 // request body cap (default 1 MiB)
 	Policy       Policy
+	Timeout      time.Duration // one queued invocation, wait for a replica included (default 5m)
 	AckWait      time.Duration // redelivery after a silent worker (default 5s); running work heartbeats at a third of it
 	SyncAlways   bool          // fsync every stored message before answering 202
 	Invoker      http.Handler  // serves /function/NAME.NS/...: the proxy
@@ -138,6 +139,9 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 	}
 	if cfg.Policy.Attempts == 0 {
 		cfg.Policy = DefaultPolicy
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Minute
 	}
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = 5 * time.Second
@@ -230,6 +234,15 @@ func (q *Queue) setup(ctx context.Context) error {
 			return err
 		}
 	}
+	for _, l := range q.workers {
+		l.publishing = 0 // worker counted a publish that setup does not make
+	}
+	q.sweep(ctx)
+	q.loops.Add(1)
+	go func() {
+		defer q.loops.Done()
+		q.sweeper()
+	}()
 	if info.State.Msgs > 0 {
 		q.log.Info("resuming queued invocations", "messages", info.State.Msgs, "functions", len(keys))
 	}
@@ -268,11 +281,10 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) error {
 	if len(data) > int(q.maxPayload) {
 		return fmt.Errorf("%w: %d bytes with headers, the limit is %d", ErrTooLarge, len(data), q.maxPayload)
 	}
-	k := fnKey{ns: j.Namespace, name: j.Function}
-	if _, err := q.worker(ctx, k); err != nil {
-		return err
-	}
-	if _, err := q.js.Publish(ctx, k.subject(), data, jetstream.WithMsgID(j.CallID)); err != nil {
+	if err := q.publish(ctx, fnKey{ns: j.Namespace, name: j.Function}, data, j.CallID); err != nil {
+		if errors.Is(err, ErrClosed) {
+			return err
+		}
 		return fmt.Errorf("queue: store: %w", err)
 	}
 	q.metrics.enqueued(j)

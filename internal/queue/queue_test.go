@@ -538,3 +538,50 @@ func FuzzDecodeJob(f *testing.F) {
 		}
 	})
 }
+
+// TestSweepRemovesLoopsOfDeletedFunctions: a deleted function's consumer
+// and loop go once nothing of it is queued; a live one's stay.
+func TestSweepRemovesLoopsOfDeletedFunctions(t *testing.T) {
+	fns := &fakeFunctions{}
+	fns.set("gone", nil)
+	fns.set("kept", nil)
+	iv := &invoker{}
+	q := newQueue(t, t.TempDir(), iv, fns, nil)
+	defer closeQueue(t, q)
+	ctx := context.Background()
+	for _, name := range []string{"gone", "kept"} {
+		if err := q.Enqueue(ctx, Job{Function: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "both calls", func() bool { return iv.count() == 2 })
+	eventually(t, "an empty queue", func() bool {
+		st, err := q.Stats(ctx)
+		return err == nil && st.Depth+st.InFlight+st.Retrying == 0
+	})
+	fns.mu.Lock()
+	delete(fns.fns, "gone.openfaas-fn")
+	fns.mu.Unlock()
+	q.sweep(ctx)
+
+	var names []string
+	lister := q.invoke.ConsumerNames(ctx)
+	for n := range lister.Name() {
+		names = append(names, n)
+	}
+	if strings.Join(names, ",") != "fn_openfaas-fn_kept" {
+		t.Errorf("consumers after the sweep: %v", names)
+	}
+	q.mu.Lock()
+	n := len(q.workers)
+	q.mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d loops after the sweep, want 1", n)
+	}
+	// The name can come back.
+	fns.set("gone", nil)
+	if err := q.Enqueue(ctx, Job{Function: "gone"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a call to the redeployed function", func() bool { return iv.count() == 3 })
+}

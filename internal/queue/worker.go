@@ -25,18 +25,39 @@ type loop struct {
 	limit  func() int              // messages handled at once
 	handle func(msg jetstream.Msg) // settles msg
 	global bool                    // each message also takes a global worker slot
+	ctx    context.Context         // ends the loop: the queue closing, or sweep
+	cancel context.CancelFunc
+
+	publishing int // Enqueues between worker() and their publish; guarded by Queue.mu
 
 	mu       sync.Mutex
 	inflight int
 	changed  chan struct{} // closed and replaced when inflight drops
 }
 
+// publish stores data on k's subject, making sure k's consumer and loop
+// exist first and are not swept away meanwhile.
+func (q *Queue) publish(ctx context.Context, k fnKey, data []byte, msgID string) error {
+	l, err := q.worker(ctx, k)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		q.mu.Lock()
+		l.publishing--
+		q.mu.Unlock()
+	}()
+	_, err = q.js.Publish(ctx, k.subject(), data, jetstream.WithMsgID(msgID))
+	return err
+}
+
 // worker returns k's loop, creating its consumer and starting it the
-// first time.
+// first time, and counts a publish in progress on it.
 func (q *Queue) worker(ctx context.Context, k fnKey) (*loop, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if l := q.workers[k]; l != nil {
+		l.publishing++
 		return l, nil
 	}
 	if q.closed {
@@ -63,12 +84,14 @@ func (q *Queue) worker(ctx context.Context, k fnKey) (*loop, error) {
 	}
 	q.workers[k] = l
 	q.start(l)
+	l.publishing++
 	return l, nil
 }
 
-// start runs l until the queue closes.
+// start runs l until the queue closes or l is swept.
 func (q *Queue) start(l *loop) {
 	l.changed = make(chan struct{})
+	l.ctx, l.cancel = context.WithCancel(q.fetchCtx)
 	q.loops.Add(1)
 	go func() {
 		defer q.loops.Done()
@@ -79,7 +102,7 @@ func (q *Queue) start(l *loop) {
 // run fetches l's messages while it is below its limit and hands each to
 // a goroutine (once a global worker slot is free, when l takes them).
 func (q *Queue) run(l *loop) {
-	ctx := q.fetchCtx
+	ctx := l.ctx
 	for ctx.Err() == nil {
 		free := l.waitFree(ctx, l.limit())
 		if free == 0 {
@@ -219,7 +242,9 @@ func (q *Queue) process(k fnKey, msg jetstream.Msg) {
 	var res Result
 	if exists {
 		stop := heartbeat(msg, q.cfg.AckWait/3)
-		res = q.Invoke(q.workCtx, job)
+		ctx, cancel := context.WithTimeout(q.workCtx, q.cfg.Timeout)
+		res = q.Invoke(ctx, job)
+		cancel()
 		stop()
 		if q.workCtx.Err() != nil {
 			_ = msg.Nak() // aborted by shutdown: not an attempt that counts
@@ -344,5 +369,45 @@ func sleep(ctx context.Context, d time.Duration) {
 	select {
 	case <-t.C:
 	case <-ctx.Done():
+	}
+}
+
+// sweepEvery is how often loops of deleted functions are looked for.
+const sweepEvery = time.Minute
+
+// sweeper runs sweep until the queue closes.
+func (q *Queue) sweeper() {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			q.sweep(q.fetchCtx)
+		case <-q.fetchCtx.Done():
+			return
+		}
+	}
+}
+
+// sweep stops the loops of functions that no longer exist and have
+// nothing queued, running, waiting for a retry or being published, and
+// deletes their consumers: functions come and go, their loops must not
+// pile up.
+func (q *Queue) sweep(ctx context.Context) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for k, l := range q.workers {
+		if _, _, ok := q.cfg.Functions.Function(k.name, k.ns); ok || l.publishing > 0 || l.running() > 0 {
+			continue
+		}
+		info, err := l.cons.Info(ctx)
+		if err != nil || info.NumPending > 0 || info.NumAckPending > 0 {
+			continue
+		}
+		l.cancel()
+		delete(q.workers, k)
+		if err := q.invoke.DeleteConsumer(ctx, k.consumer()); err != nil {
+			q.log.Warn("delete the consumer of a removed function", "function", k.name+"."+k.ns, "err", err)
+		}
 	}
 }
