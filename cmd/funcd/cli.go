@@ -212,3 +212,34 @@ func cliKeyValues(flagName string, values []string) (map[string]string, error) {
 	}
 	return m, nil
 }
+
+// cliSubcommand is one subcommand of a command group (secret, queue).
+type cliSubcommand struct {
+	name, summary string
+	run           func(context.Context, cliEnv, []string) error
+}
+
+// cliDispatch runs "funcd GROUP SUBCOMMAND ARGS": usage (about, then the
+// subcommands) for -h or no subcommand, an error naming an unknown one.
+func cliDispatch(ctx context.Context, env cliEnv, group, about string, subs []cliSubcommand, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		width := 0
+		for _, c := range subs {
+			width = max(width, len(c.name))
+		}
+		fmt.Fprintf(env.Stdout, "Usage: funcd %s SUBCOMMAND [flags]\n\n%s\n\nSubcommands:\n", group, about)
+		for _, c := range subs {
+			fmt.Fprintf(env.Stdout, "  %-*s %s\n", width+1, c.name, c.summary)
+		}
+		if len(args) == 0 {
+			return fmt.Errorf("%s: want a subcommand; see funcd %s -h", group, group)
+		}
+		return flag.ErrHelp
+	}
+	for _, c := range subs {
+		if c.name == args[0] {
+			return c.run(ctx, env, args[1:])
+		}
+	}
+	return fmt.Errorf("%s: unknown subcommand %q; see funcd %s -h", group, args[0], group)
+}

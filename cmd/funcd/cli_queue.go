@@ -21,10 +21,7 @@ import (
 const cliMaxErrorColumn = 60
 
 // cliQueueCommands are the subcommands of "funcd queue".
-var cliQueueCommands = []struct {
-	name, summary string
-	run           func(context.Context, cliEnv, []string) error
-}{
+var cliQueueCommands = []cliSubcommand{
 	{"stats", "show queued, in-flight, retrying and dead invocations per function", cliQueueStats},
 	{"dead-letters", "list invocations that ran out of attempts", cliQueueDeadLetters},
 	{"redrive", "queue dead letters again", cliQueueRedrive},
@@ -32,22 +29,7 @@ var cliQueueCommands = []struct {
 
 // cliQueue dispatches "funcd queue SUBCOMMAND".
 func cliQueue(ctx context.Context, env cliEnv, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		fmt.Fprintln(env.Stdout, "Usage: funcd queue SUBCOMMAND [flags]\n\nInspect the queue of asynchronous invocations (funcd invoke --async,\nPOST /async-function/NAME) and redrive its dead letters.\n\nSubcommands:")
-		for _, c := range cliQueueCommands {
-			fmt.Fprintf(env.Stdout, "  %-13s %s\n", c.name, c.summary)
-		}
-		if len(args) == 0 {
-			return errors.New("queue: want a subcommand; see funcd queue -h")
-		}
-		return flag.ErrHelp
-	}
-	for _, c := range cliQueueCommands {
-		if c.name == args[0] {
-			return c.run(ctx, env, args[1:])
-		}
-	}
-	return fmt.Errorf("queue: unknown subcommand %q; see funcd queue -h", args[0])
+	return cliDispatch(ctx, env, "queue", "Inspect the queue of asynchronous invocations (funcd invoke --async,\nPOST /async-function/NAME) and redrive its dead letters.", cliQueueCommands, args)
 }
 
 func cliQueueStats(ctx context.Context, env cliEnv, args []string) error {

@@ -15,10 +15,7 @@ import (
 )
 
 // cliSecretCommands are the subcommands of "funcd secret".
-var cliSecretCommands = []struct {
-	name, summary string
-	run           func(context.Context, cliEnv, []string) error
-}{
+var cliSecretCommands = []cliSubcommand{
 	{"create", "store a new secret", cliSecretCreate},
 	{"update", "replace a secret's value; running functions see it without a redeploy", cliSecretUpdate},
 	{"list", "list secret names (values are never shown)", cliSecretList},
@@ -28,22 +25,7 @@ var cliSecretCommands = []struct {
 
 // cliSecret dispatches "funcd secret SUBCOMMAND".
 func cliSecret(ctx context.Context, env cliEnv, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		fmt.Fprintln(env.Stdout, "Usage: funcd secret SUBCOMMAND [flags]\n\nManage function secrets, mounted at /var/openfaas/secrets/NAME.\n\nSubcommands:")
-		for _, c := range cliSecretCommands {
-			fmt.Fprintf(env.Stdout, "  %-8s %s\n", c.name, c.summary)
-		}
-		if len(args) == 0 {
-			return errors.New("secret: want a subcommand; see funcd secret -h")
-		}
-		return flag.ErrHelp
-	}
-	for _, c := range cliSecretCommands {
-		if c.name == args[0] {
-			return c.run(ctx, env, args[1:])
-		}
-	}
-	return fmt.Errorf("secret: unknown subcommand %q; see funcd secret -h", args[0])
+	return cliDispatch(ctx, env, "secret", "Manage function secrets, mounted at /var/openfaas/secrets/NAME.", cliSecretCommands, args)
 }
 
 func cliSecretCreate(ctx context.Context, env cliEnv, args []string) error {
