@@ -61,6 +61,8 @@ funcd is up and "hello" is deployed. Try:
   curl -d 'world' $gateway/function/hello
   echo world | bin/funcd invoke --gateway $gateway hello
   bin/funcd list --gateway $gateway
+  curl -i -d 'later' $gateway/async-function/hello     # queued: 202 now, runs at once
+  bin/funcd queue stats --gateway $gateway
 
 Admin password: $state/secrets/basic-auth-password (user admin).
 Stop funcd with: kill \$(pidof funcd)   (functions keep running; 'funcd up' adopts them)
