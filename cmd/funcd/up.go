@@ -223,6 +223,7 @@ func startQueue(ctx context.Context, cfg config.Daemon, invoke http.Handler, pro
 		Password:   password,
 		Workers:    cfg.QueueWorkers,
 		MaxBody:    cfg.QueueMaxBody,
+		MaxBytes:   cfg.QueueMaxBytes,
 		Policy: queue.Policy{
 			Attempts: cfg.QueueRetryAttempts,
 			Codes:    cfg.QueueRetryCodes,

@@ -39,6 +39,7 @@ type Daemon struct {
 	// The queue of asynchronous invocations and the event triggers.
 	QueueWorkers       int   // queued invocations running at once
 	QueueMaxBody       int64 // bytes
+	QueueMaxBytes      int64 // bytes; 0 for no cap
 	QueueRetryAttempts int
 	QueueRetryCodes    []int
 	QueueRetryMinWait  time.Duration
@@ -58,7 +59,7 @@ var cniBinDirs = []string{"/usr/lib/cni", "/opt/cni/bin"}
 func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Daemon, error) {
 	var d Daemon
 	var subnet, budget string
-	var logMaxSize, queueMaxBody, retryCodes string
+	var logMaxSize, queueMaxBody, queueMaxBytes, retryCodes string
 	var insecure, nameservers listFlag
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	fs.SetOutput(usage)
@@ -80,6 +81,7 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 	fs.StringVar(&logMaxSize, "log-max-size", "1Mi", "size (e.g. 512Ki, 1Mi) at which a replica's log file STATE/logs/NS/FUNCTION/ID.log\nis rotated to ID.log.1; one rotated file is kept, so each replica's logs take at most twice this")
 	fs.IntVar(&d.QueueWorkers, "queue-workers", 32, "queued invocations running at once, all functions together\n(a function's label com.openfaas.queue.max-inflight caps its own share)")
 	fs.StringVar(&queueMaxBody, "queue-max-body", "1Mi", "largest body of an asynchronous invocation (413 above it)")
+	fs.StringVar(&queueMaxBytes, "queue-max-bytes", "1Gi", "what the invocations waiting in the queue may take on disk (503 above it; 0 for no cap)")
 	fs.IntVar(&d.QueueRetryAttempts, "queue-retry-attempts", 10, "attempts at a queued invocation before it becomes a dead letter\n(annotation com.openfaas.retry.attempts overrides it per function)")
 	fs.StringVar(&retryCodes, "queue-retry-codes", "408,429,502,503,504", "function statuses that are retried (com.openfaas.retry.codes);\nerrors reaching the function always are")
 	fs.DurationVar(&d.QueueRetryMinWait, "queue-retry-min-wait", 2*time.Second, "first wait before a retry, doubled each time (com.openfaas.retry.min_wait)")
@@ -127,6 +129,9 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 	}
 	if d.QueueMaxBody, err = api.ParseMemory(queueMaxBody); err != nil || d.QueueMaxBody <= 0 || d.QueueMaxBody > 32<<20 {
 		return d, fmt.Errorf("--queue-max-body: %q is not a size from 1 to 32Mi", queueMaxBody)
+	}
+	if d.QueueMaxBytes, err = api.ParseMemory(queueMaxBytes); err != nil || d.QueueMaxBytes < 0 {
+		return d, fmt.Errorf("--queue-max-bytes: %q is not a size such as 512Mi, or 0", queueMaxBytes)
 	}
 	if d.QueueRetryCodes, err = api.ParseStatusList(retryCodes); err != nil {
 		return d, fmt.Errorf("--queue-retry-codes: %w", err)

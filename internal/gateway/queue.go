@@ -118,6 +118,9 @@ func (g *Gateway) async(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
 		case errors.Is(err, queue.ErrClosed):
 			http.Error(w, "funcd is shutting down; try again", http.StatusServiceUnavailable)
+		case errors.Is(err, queue.ErrFull):
+			w.Header().Set("Retry-After", "10")
+			http.Error(w, err.Error()+"; try again later", http.StatusServiceUnavailable)
 		default:
 			g.log.Error("enqueue", "function", name+"."+ns, "err", err)
 			http.Error(w, "Error queuing request: "+err.Error(), http.StatusInternalServerError)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -141,6 +142,11 @@ func TestAsyncRefusals(t *testing.T) {
 	q.err = queue.ErrClosed
 	if rec := e.do("POST", "/async-function/f", "x", authNone); rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("queue closing: %d", rec.Code)
+	}
+	q.err = fmt.Errorf("%w: the invocations waiting take --queue-max-bytes (10 bytes)", queue.ErrFull)
+	if rec := e.do("POST", "/async-function/f", "x", authNone); rec.Code != http.StatusServiceUnavailable ||
+		rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), "--queue-max-bytes") {
+		t.Errorf("queue full: %d %v %q", rec.Code, rec.Header(), rec.Body)
 	}
 }
 

@@ -59,6 +59,7 @@ const (
 var (
 	ErrTooLarge = errors.New("request too large")
 	ErrClosed   = errors.New("queue is shutting down")
+	ErrFull     = errors.New("queue is full")
 )
 
 // Functions is what the queue needs to know about functions.
@@ -77,6 +78,7 @@ type Config struct {
 
 	Workers      int   // invocations running at once, all functions together (default 32)
 	MaxBody      int64 // request body cap (default 1 MiB)
+	MaxBytes     int64 // what the invocations waiting may take on disk (0: no cap of funcd's)
 	Policy       Policy
 	Timeout      time.Duration // one queued invocation, wait for a replica included (default 5m)
 	AckWait      time.Duration // redelivery after a silent worker (default 5s); running work heartbeats at a third of it
@@ -196,7 +198,8 @@ func (q *Queue) setup(ctx context.Context) error {
 		cfg jetstream.StreamConfig
 	}{
 		{&q.invoke, jetstream.StreamConfig{Name: invokeStream, Subjects: []string{invokePrefix + "*.*"},
-			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow}},
+			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow,
+			MaxBytes: maxBytes(q.cfg.MaxBytes), Discard: jetstream.DiscardNew}},
 		{&q.dead, jetstream.StreamConfig{Name: deadStream, Subjects: []string{deadPrefix + "*.*"},
 			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow,
 			MaxMsgs: 100_000, MaxAge: 30 * 24 * time.Hour, Discard: jetstream.DiscardOld}},
@@ -282,8 +285,11 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) error {
 		return fmt.Errorf("%w: %d bytes with headers, the limit is %d", ErrTooLarge, len(data), q.maxPayload)
 	}
 	if err := q.publish(ctx, fnKey{ns: j.Namespace, name: j.Function}, data, j.CallID); err != nil {
-		if errors.Is(err, ErrClosed) {
+		switch {
+		case errors.Is(err, ErrClosed):
 			return err
+		case full(err):
+			return fmt.Errorf("%w: the invocations waiting take --queue-max-bytes (%d bytes)", ErrFull, q.cfg.MaxBytes)
 		}
 		return fmt.Errorf("queue: store: %w", err)
 	}
@@ -314,4 +320,18 @@ func (q *Queue) Close(ctx context.Context) error {
 	q.ns.Shutdown()
 	q.ns.WaitForShutdown()
 	return nil
+}
+
+// maxBytes is a stream's MaxBytes for a cap: -1 for none.
+func maxBytes(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// full reports whether a publish was refused because the stream reached
+// its MaxBytes (JetStream's words: there is no error code of its own).
+func full(err error) bool {
+	return strings.Contains(err.Error(), "maximum bytes exceeded")
 }

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -584,4 +585,30 @@ func TestSweepRemovesLoopsOfDeletedFunctions(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "a call to the redeployed function", func() bool { return iv.count() == 3 })
+}
+
+// TestFullQueueRefuses: past --queue-max-bytes a new invocation is
+// refused with ErrFull, and taken again once the backlog drains.
+func TestFullQueueRefuses(t *testing.T) {
+	fns := &fakeFunctions{}
+	fns.set("f", nil)
+	release := make(chan struct{})
+	iv := &invoker{released: release}
+	q := newQueue(t, t.TempDir(), iv, fns, func(c *Config) { c.MaxBytes = 64 << 10; c.Workers = 1 })
+	defer closeQueue(t, q)
+	ctx := context.Background()
+	body := make([]byte, 8<<10)
+	var err error
+	stored := 0
+	for i := 0; i < 100 && err == nil; i++ {
+		if err = q.Enqueue(ctx, Job{Function: "f", Body: body}); err == nil {
+			stored++
+		}
+	}
+	if !errors.Is(err, ErrFull) || !strings.Contains(err.Error(), "--queue-max-bytes") {
+		t.Fatalf("after %d stored: %v, want ErrFull naming the flag", stored, err)
+	}
+	close(release)
+	eventually(t, "the backlog to drain", func() bool { return iv.count() == stored })
+	eventually(t, "room again", func() bool { return q.Enqueue(ctx, Job{Function: "f", Body: body}) == nil })
 }
