@@ -37,8 +37,8 @@ func (g *Gateway) queueRoutes(auth func(http.HandlerFunc) http.Handler) {
 var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length"}
 
-// async stores POST /async-function/NAME[.NS][/PATH] and answers 202 once
-// it is on disk. Unlike OpenFaaS CE, an unknown function is a 404 here,
+// async stores POST /async-function/NAME[.NS][/PATH] and answers 202 with
+// X-Call-Id once it is on disk. Unlike OpenFaaS CE, an unknown function is a 404 here,
 // not a 202 that fails later where nobody looks.
 func (g *Gateway) async(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(r.URL.EscapedPath(), "/async-function/")
@@ -90,8 +90,7 @@ func (g *Gateway) async(w http.ResponseWriter, r *http.Request) {
 		header.Del(h)
 	}
 	callID := header.Get("X-Call-Id")
-	generated := callID == ""
-	if generated {
+	if callID == "" {
 		callID = queue.NewCallID()
 		header.Set("X-Call-Id", callID)
 	}
@@ -128,9 +127,10 @@ func (g *Gateway) async(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	if generated {
-		h.Set("X-Call-Id", callID) // only when generated, as OpenFaaS does
-	}
+	// Always, even when the caller chose it: the 202 says which call was
+	// stored. (OpenFaaS sends it only when it generated the id; no client
+	// minds the echo.)
+	h.Set("X-Call-Id", callID)
 	h.Set("X-Start-Time", start)
 	if g.cfg.ServedBy != "" {
 		h.Set("X-Served-By", g.cfg.ServedBy)

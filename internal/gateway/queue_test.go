@@ -88,12 +88,12 @@ func TestAsyncStoresTheRequest(t *testing.T) {
 		t.Errorf("stored headers %v", j.Header)
 	}
 
-	// A caller's call id is kept and not echoed; NAME.NS picks the namespace.
+	// A caller's call id is kept (and confirmed); NAME.NS picks the namespace.
 	req = httptest.NewRequest("POST", "/async-function/g.other", nil)
 	req.Header.Set("X-Call-Id", "mine")
 	rec = httptest.NewRecorder()
 	e.gw.ServeHTTP(rec, req)
-	if rec.Code != http.StatusAccepted || rec.Header().Get("X-Call-Id") != "" {
+	if rec.Code != http.StatusAccepted || rec.Header().Get("X-Call-Id") != "mine" {
 		t.Errorf("with a call id: %d %v", rec.Code, rec.Header())
 	}
 	if j := q.jobs[1]; j.CallID != "mine" || j.Namespace != "other" || j.Path != "" {
