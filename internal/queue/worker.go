@@ -247,7 +247,7 @@ func (q *Queue) process(k fnKey, msg jetstream.Msg) {
 		cancel()
 		stop()
 		if q.workCtx.Err() != nil {
-			_ = msg.Nak() // aborted by shutdown: not an attempt that counts
+			_ = msg.Nak() // aborted by shutdown: first in line after the next start
 			return
 		}
 	} else {
