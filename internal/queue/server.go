@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // User is the name outside NATS and MQTT clients log in with, when
@@ -27,6 +28,14 @@ func startServer(cfg Config, maxPayload int32, log *slog.Logger) (*server.Server
 	if err != nil {
 		return nil, nil, err
 	}
+	// The server keeps bcrypt hashes, not the passwords (and then does not
+	// warn about plaintext ones at every start). The lowest cost: the
+	// passwords are random, long and never typed, so slowing guesses buys
+	// nothing, and a device reconnecting pays ~1 ms, not ~60.
+	internalHash, err := bcrypt.GenerateFromPassword([]byte(internalPass), bcrypt.MinCost)
+	if err != nil {
+		return nil, nil, err
+	}
 	opts := &server.Options{
 		ServerName:         "funcd",
 		DontListen:         cfg.NATSListen == "",
@@ -37,7 +46,7 @@ func startServer(cfg Config, maxPayload int32, log *slog.Logger) (*server.Server
 		MaxPayload:         maxPayload,
 		NoSigs:             true,
 		Users: []*server.User{
-			{Username: internalUser, Password: internalPass},
+			{Username: internalUser, Password: string(internalHash)},
 		},
 	}
 	if cfg.NATSListen != "" || cfg.MQTTListen != "" {
@@ -48,7 +57,11 @@ func startServer(cfg Config, maxPayload int32, log *slog.Logger) (*server.Server
 		// requests; the queue's own subjects and the JetStream API stay
 		// funcd's, so no client can read queued requests or drop a stream.
 		internal := []string{"funcd.>", "$JS.>", "$KV.>", "$O.>", "$SYS.>"}
-		opts.Users = append(opts.Users, &server.User{Username: User, Password: cfg.Password,
+		hash, err := bcrypt.GenerateFromPassword([]byte(cfg.Password), bcrypt.MinCost)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.Users = append(opts.Users, &server.User{Username: User, Password: string(hash),
 			Permissions: &server.Permissions{
 				Publish:   &server.SubjectPermission{Deny: internal},
 				Subscribe: &server.SubjectPermission{Deny: internal},
