@@ -32,6 +32,10 @@
 //	containerdAddress(t)               its socket
 //	imageRef("testfn:v1")              reference in the private registry
 //	eventually(t, timeout, f)          poll f until it returns nil
+//	recorded(t, c, name)               the calls testfn's /record saw
+//	queueSettled(t, c, timeout)        wait until nothing is queued, running,
+//	                                   retrying or waiting for a callback
+//	freePort(t)                        a free TCP port on 127.0.0.1
 //
 // funcd runs with the test's environment minus FUNCD_* variables (funcd
 // reads those as flag defaults). A Funcd's cleanup fails the test when
@@ -50,7 +54,8 @@
 // The tests skip (and `go test ./...` passes) when not run as root, when
 // containerd, containerd-shim-runc-v2, runc, docker-registry, ip, iptables
 // or the CNI plugins (/usr/lib/cni or /opt/cni/bin) are missing, with
-// -short, or with FUNCD_E2E=0.
+// -short, or with FUNCD_E2E=0. TestTriggers also needs mosquitto_pub
+// (mosquitto-clients; scripts/deps.sh test installs it) and fails without.
 //
 // # Cleanup
 //
