@@ -227,7 +227,7 @@ func TestAsyncRetriesCallbacksDeadLetters(t *testing.T) {
 	}
 
 	// Redrive: three more attempts, then dead again, with a new id.
-	res, err := c.Redrive(ctx, api.RedriveRequest{Function: "shaky"})
+	res, err := c.Redrive(ctx, api.DeadLetterSelection{Function: "shaky"})
 	if err != nil || res.Redriven != 1 {
 		t.Fatalf("Redrive = %+v, %v", res, err)
 	}
@@ -294,6 +294,13 @@ func TestAsyncRetriesCallbacksDeadLetters(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+
+	if res, err := c.Purge(ctx, api.DeadLetterSelection{Function: "shaky"}); err != nil || res.Purged != 1 {
+		t.Errorf("Purge = %+v, %v; want 1", res, err)
+	}
+	if dls, err := c.DeadLetters(ctx, "", "", 0); err != nil || len(dls) != 0 {
+		t.Errorf("after the purge: %+v, %v", dls, err)
 	}
 }
 

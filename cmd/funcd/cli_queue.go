@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/client"
 )
 
 // cliMaxErrorColumn caps the ERROR column of queue dead-letters; --json
@@ -25,11 +26,12 @@ var cliQueueCommands = []cliSubcommand{
 	{"stats", "show queued, in-flight, retrying and dead invocations per function", cliQueueStats},
 	{"dead-letters", "list invocations that ran out of attempts", cliQueueDeadLetters},
 	{"redrive", "queue dead letters again", cliQueueRedrive},
+	{"purge", "delete dead letters for good", cliQueuePurge},
 }
 
 // cliQueue dispatches "funcd queue SUBCOMMAND".
 func cliQueue(ctx context.Context, env cliEnv, args []string) error {
-	return cliDispatch(ctx, env, "queue", "Inspect the queue of asynchronous invocations (funcd invoke --async,\nPOST /async-function/NAME) and redrive its dead letters.", cliQueueCommands, args)
+	return cliDispatch(ctx, env, "queue", "Inspect the queue of asynchronous invocations (funcd invoke --async,\nPOST /async-function/NAME) and redrive or purge its dead letters.", cliQueueCommands, args)
 }
 
 func cliQueueStats(ctx context.Context, env cliEnv, args []string) error {
@@ -136,38 +138,63 @@ func cliOneLine(s string, max int) string {
 }
 
 func cliQueueRedrive(ctx context.Context, env cliEnv, args []string) error {
-	fs := cliFlagSet("queue redrive", "(--function NAME[.NAMESPACE] | --namespace NS | --id N... | --all) [flags]",
-		"Queue dead letters again. Say which: a function's (--function), a namespace's\n(--namespace alone), some by ID (--id, from funcd queue dead-letters; with\n--function, only that function's among them), or every one (--all, alone).")
-	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
-	function := fs.String("function", "", "redrive this function's dead letters (NAME or NAME.NAMESPACE)")
-	var ids cliIDs
-	fs.Var(&ids, "id", "redrive the dead letter with this ID, from funcd queue dead-letters (repeatable)")
-	all := fs.Bool("all", false, "redrive every dead letter of every function")
-	pos, err := cliParse(fs, env, args)
+	sel, c, err := cliDeadLetterSelection(env, args, "redrive", "Queue dead letters again, with fresh attempts.")
 	if err != nil {
 		return err
 	}
-	if err := cliWantArgs(fs, pos, 0, 0, "no arguments"); err != nil {
-		return err
-	}
-	name, ns := cliQueueSelector(*function, *namespace)
-	selected := name != "" || ns != "" || len(ids) > 0
-	switch {
-	case !selected && !*all:
-		return errors.New("queue redrive: say what to redrive: --function NAME, --namespace NS, --id N, or --all for every dead letter")
-	case selected && *all:
-		return errors.New("queue redrive: --all cannot be combined with --function, --namespace or --id")
-	}
-	c, err := cliClient(env, cliGateway(env, *gateway, ""))
-	if err != nil {
-		return fmt.Errorf("queue redrive: %w", err)
-	}
-	res, err := c.Redrive(ctx, api.RedriveRequest{Function: name, Namespace: ns, IDs: ids})
+	res, err := c.Redrive(ctx, sel)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "redriven: %d\n", res.Redriven)
 	return nil
+}
+
+func cliQueuePurge(ctx context.Context, env cliEnv, args []string) error {
+	sel, c, err := cliDeadLetterSelection(env, args, "purge", "Delete dead letters for good.")
+	if err != nil {
+		return err
+	}
+	res, err := c.Purge(ctx, sel)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "purged: %d\n", res.Purged)
+	return nil
+}
+
+// cliDeadLetterSelection parses the flags that pick dead letters for
+// "queue redrive" and "queue purge" (verb), refusing to pick everything
+// without --all, and returns a client for the gateway.
+func cliDeadLetterSelection(env cliEnv, args []string, verb, about string) (api.DeadLetterSelection, *client.Client, error) {
+	fs := cliFlagSet("queue "+verb, "(--function NAME[.NAMESPACE] | --namespace NS | --id N... | --all) [flags]",
+		about+" Say which: a function's (--function), a namespace's\n(--namespace alone), some by ID (--id, from funcd queue dead-letters; with\n--function, only that function's among them), or every one (--all, alone).")
+	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
+	function := fs.String("function", "", verb+" this function's dead letters (NAME or NAME.NAMESPACE)")
+	var ids cliIDs
+	fs.Var(&ids, "id", verb+" the dead letter with this ID, from funcd queue dead-letters (repeatable)")
+	all := fs.Bool("all", false, verb+" every dead letter of every function")
+	var sel api.DeadLetterSelection
+	pos, err := cliParse(fs, env, args)
+	if err != nil {
+		return sel, nil, err
+	}
+	if err := cliWantArgs(fs, pos, 0, 0, "no arguments"); err != nil {
+		return sel, nil, err
+	}
+	name, ns := cliQueueSelector(*function, *namespace)
+	selected := name != "" || ns != "" || len(ids) > 0
+	switch {
+	case !selected && !*all:
+		return sel, nil, fmt.Errorf("queue %s: say what to %s: --function NAME, --namespace NS, --id N, or --all for every dead letter", verb, verb)
+	case selected && *all:
+		return sel, nil, fmt.Errorf("queue %s: --all cannot be combined with --function, --namespace or --id", verb)
+	}
+	c, err := cliClient(env, cliGateway(env, *gateway, ""))
+	if err != nil {
+		return sel, nil, fmt.Errorf("queue %s: %w", verb, err)
+	}
+	return api.DeadLetterSelection{Function: name, Namespace: ns, IDs: ids}, c, nil
 }
 
 // cliQueueSelector splits --function NAME[.NS]; an explicit --namespace

@@ -130,6 +130,24 @@ func TestQueueRedrive(t *testing.T) {
 	}
 }
 
+func TestQueuePurge(t *testing.T) {
+	g := newFakeGateway(t, map[string]fakeResponse{"POST /system/queue/purge": {200, `{"purged":3}`}})
+	stdout, _, err := runCLI(t, map[string]string{}, "", "queue", "purge", "-g", g.URL, "--function", "figlet.dev", "--id", "4")
+	if err != nil || stdout != "purged: 3\n" {
+		t.Errorf("queue purge = %q, %v", stdout, err)
+	}
+	if reqs := g.requests(); len(reqs) != 1 || reqs[0].Path != "/system/queue/purge" ||
+		!cliJSONSame(reqs[0].Body, `{"function":"figlet","namespace":"dev","ids":[4]}`) {
+		t.Errorf("queue purge sent %+v", reqs)
+	}
+	if _, _, err := runCLI(t, map[string]string{}, "", "queue", "purge", "-g", g.URL); err == nil || !strings.Contains(err.Error(), "say what to purge") {
+		t.Errorf("queue purge without a selector = %v", err)
+	}
+	if len(g.requests()) != 1 {
+		t.Error("a purge without a selector reached the gateway")
+	}
+}
+
 func TestQueueErrors(t *testing.T) {
 	g := newFakeGateway(t, map[string]fakeResponse{
 		"POST /system/queue/redrive":     {500, "internal error"},

@@ -70,9 +70,10 @@ type DeadLetter struct {
 	CallbackURL string    `json:"callbackUrl,omitempty"`
 }
 
-// RedriveRequest is the body of POST /system/queue/redrive. Empty fields
-// select everything: an empty request redrives every dead letter.
-type RedriveRequest struct {
+// DeadLetterSelection is the body of POST /system/queue/redrive and
+// /system/queue/purge. Empty fields select everything: an empty selection
+// is every dead letter.
+type DeadLetterSelection struct {
 	Function  string   `json:"function,omitempty"`
 	Namespace string   `json:"namespace,omitempty"` // alone: all its functions; with Function: default openfaas-fn
 	IDs       []uint64 `json:"ids,omitempty"`
@@ -81,6 +82,11 @@ type RedriveRequest struct {
 // RedriveResult answers a redrive.
 type RedriveResult struct {
 	Redriven int `json:"redriven"`
+}
+
+// PurgeResult answers a purge.
+type PurgeResult struct {
+	Purged int `json:"purged"`
 }
 
 // ParseStatusList reads a comma-separated list of HTTP statuses, as in

@@ -100,10 +100,20 @@ func (c *Client) DeadLetters(ctx context.Context, function, namespace string, li
 // Redrive queues dead letters again: POST /system/queue/redrive. Empty
 // fields of r select everything, so an empty request redrives every dead
 // letter.
-func (c *Client) Redrive(ctx context.Context, r api.RedriveRequest) (api.RedriveResult, error) {
+func (c *Client) Redrive(ctx context.Context, r api.DeadLetterSelection) (api.RedriveResult, error) {
 	var out api.RedriveResult
 	if err := c.call(ctx, http.MethodPost, "/system/queue/redrive", nil, r, &out, http.StatusOK); err != nil {
 		return api.RedriveResult{}, wrapNotFound("redrive dead letters", err)
+	}
+	return out, nil
+}
+
+// Purge deletes dead letters for good: POST /system/queue/purge. Empty
+// fields of sel select everything.
+func (c *Client) Purge(ctx context.Context, sel api.DeadLetterSelection) (api.PurgeResult, error) {
+	var out api.PurgeResult
+	if err := c.call(ctx, http.MethodPost, "/system/queue/purge", nil, sel, &out, http.StatusOK); err != nil {
+		return api.PurgeResult{}, wrapNotFound("purge dead letters", err)
 	}
 	return out, nil
 }

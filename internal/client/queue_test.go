@@ -188,17 +188,17 @@ func TestDeadLettersDecode(t *testing.T) {
 func TestRedrive(t *testing.T) {
 	tests := []struct {
 		name     string
-		req      api.RedriveRequest
+		req      api.DeadLetterSelection
 		code     int
 		wantBody string
 		want     int
 		wantErr  bool
 	}{
-		{"everything", api.RedriveRequest{}, 200, `{}`, 4, false},
-		{"function", api.RedriveRequest{Function: "figlet", Namespace: "dev"}, 200, `{"function":"figlet","namespace":"dev"}`, 4, false},
-		{"ids", api.RedriveRequest{IDs: []uint64{7, 9}}, 200, `{"ids":[7,9]}`, 4, false},
-		{"202 is unexpected", api.RedriveRequest{}, 202, `{}`, 0, true},
-		{"server error", api.RedriveRequest{}, 500, `{}`, 0, true},
+		{"everything", api.DeadLetterSelection{}, 200, `{}`, 4, false},
+		{"function", api.DeadLetterSelection{Function: "figlet", Namespace: "dev"}, 200, `{"function":"figlet","namespace":"dev"}`, 4, false},
+		{"ids", api.DeadLetterSelection{IDs: []uint64{7, 9}}, 200, `{"ids":[7,9]}`, 4, false},
+		{"202 is unexpected", api.DeadLetterSelection{}, 202, `{}`, 0, true},
+		{"server error", api.DeadLetterSelection{}, 500, `{}`, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -219,5 +219,21 @@ func TestRedrive(t *testing.T) {
 				t.Errorf("Redrive body = %s, want %s", r.Body, tt.wantBody)
 			}
 		})
+	}
+}
+
+func TestPurge(t *testing.T) {
+	f, c := newFake(t, fixed(200, `{"purged":3}`))
+	got, err := c.Purge(context.Background(), api.DeadLetterSelection{Namespace: "dev"})
+	if err != nil || got.Purged != 3 {
+		t.Errorf("Purge() = %+v, %v", got, err)
+	}
+	r := f.requests()[0]
+	if r.Method != "POST" || r.Path != "/system/queue/purge" || r.Auth == "" || !jsonSame(t, r.Body, `{"namespace":"dev"}`) {
+		t.Errorf("Purge sent %s %s auth %q body %s", r.Method, r.Path, r.Auth, r.Body)
+	}
+	_, c = newFake(t, fixed(404, "no such route"))
+	if _, err := c.Purge(context.Background(), api.DeadLetterSelection{}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Purge on 404 = %v, want ErrNotFound", err)
 	}
 }

@@ -23,13 +23,15 @@ type Queue interface {
 	MaxBody() int64
 	Stats(ctx context.Context) (api.QueueStats, error)
 	DeadLetters(ctx context.Context, function, namespace string, limit int) ([]api.DeadLetter, error)
-	Redrive(ctx context.Context, req api.RedriveRequest) (api.RedriveResult, error)
+	Redrive(ctx context.Context, sel api.DeadLetterSelection) (api.RedriveResult, error)
+	Purge(ctx context.Context, sel api.DeadLetterSelection) (api.PurgeResult, error)
 }
 
 func (g *Gateway) queueRoutes(auth func(http.HandlerFunc) http.Handler) {
 	g.mux.Handle("GET /system/queue", auth(g.queueStats))
 	g.mux.Handle("GET /system/queue/dead-letters", auth(g.deadLetters))
 	g.mux.Handle("POST /system/queue/redrive", auth(g.redrive))
+	g.mux.Handle("POST /system/queue/purge", auth(g.purge))
 }
 
 // hopHeaders are not stored with a queued request: they describe the
@@ -183,23 +185,43 @@ func (g *Gateway) deadLetters(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) redrive(w http.ResponseWriter, r *http.Request) {
-	var req api.RedriveRequest
-	if !g.decode(w, r, &req) {
-		return
+	if sel, ok := g.selection(w, r); ok {
+		res, err := g.cfg.Queue.Redrive(r.Context(), sel)
+		g.answer(w, r, res, err)
 	}
-	if req.Function != "" {
-		req.Namespace = namespace(req.Namespace)
+}
+
+func (g *Gateway) purge(w http.ResponseWriter, r *http.Request) {
+	if sel, ok := g.selection(w, r); ok {
+		res, err := g.cfg.Queue.Purge(r.Context(), sel)
+		g.answer(w, r, res, err)
 	}
-	if err := validateSelector(req.Function, req.Namespace); err != nil {
+}
+
+// selection reads the dead letters a redrive or purge picks, answering 4xx
+// itself when it cannot.
+func (g *Gateway) selection(w http.ResponseWriter, r *http.Request) (api.DeadLetterSelection, bool) {
+	var sel api.DeadLetterSelection
+	if !g.decode(w, r, &sel) {
+		return sel, false
+	}
+	if sel.Function != "" {
+		sel.Namespace = namespace(sel.Namespace)
+	}
+	if err := validateSelector(sel.Function, sel.Namespace); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
+		return sel, false
 	}
-	res, err := g.cfg.Queue.Redrive(r.Context(), req)
+	return sel, true
+}
+
+// answer writes v as JSON, or err.
+func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, v any, err error) {
 	if err != nil {
 		g.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, v)
 }
 
 // validateSelector checks a function and namespace picked by a client:

@@ -22,7 +22,8 @@ type fakeQueue struct {
 	jobs    []queue.Job
 	err     error
 	listed  []string // "function/namespace/limit"
-	redrive []api.RedriveRequest
+	redrive []api.DeadLetterSelection
+	purged  []api.DeadLetterSelection
 }
 
 func (f *fakeQueue) Enqueue(_ context.Context, j queue.Job) error {
@@ -48,11 +49,18 @@ func (f *fakeQueue) DeadLetters(_ context.Context, fn, ns string, limit int) ([]
 	return []api.DeadLetter{}, nil
 }
 
-func (f *fakeQueue) Redrive(_ context.Context, r api.RedriveRequest) (api.RedriveResult, error) {
+func (f *fakeQueue) Redrive(_ context.Context, r api.DeadLetterSelection) (api.RedriveResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.redrive = append(f.redrive, r)
 	return api.RedriveResult{Redriven: 2}, nil
+}
+
+func (f *fakeQueue) Purge(_ context.Context, sel api.DeadLetterSelection) (api.PurgeResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.purged = append(f.purged, sel)
+	return api.PurgeResult{Purged: 1}, nil
 }
 
 func newQueueEnv(fns *fakeFunctions, q *fakeQueue) *env {
@@ -157,6 +165,7 @@ func TestQueueRoutes(t *testing.T) {
 		{"GET", "/system/queue", ""},
 		{"GET", "/system/queue/dead-letters", ""},
 		{"POST", "/system/queue/redrive", "{}"},
+		{"POST", "/system/queue/purge", "{}"},
 	} {
 		if rec := e.do(r.method, r.path, r.body, authNone); rec.Code != http.StatusUnauthorized {
 			t.Errorf("%s %s without credentials: %d", r.method, r.path, rec.Code)
@@ -187,6 +196,10 @@ func TestQueueRoutes(t *testing.T) {
 	}
 	if rec := e.do("POST", "/system/queue/redrive", `{"function":"../x"}`, authRight); rec.Code != http.StatusBadRequest {
 		t.Errorf("redrive of a bad name: %d", rec.Code)
+	}
+	rec = e.do("POST", "/system/queue/purge", `{"namespace":"dev"}`, authRight)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"purged":1`) || q.purged[0].Namespace != "dev" || q.purged[0].Function != "" {
+		t.Errorf("purge %d %q %+v", rec.Code, rec.Body, q.purged)
 	}
 }
 

@@ -113,12 +113,9 @@ func (q *Queue) DeadLetters(ctx context.Context, function, namespace string, lim
 
 // Redrive queues selected dead letters again, with fresh attempts, and
 // removes them from the dead-letter stream.
-func (q *Queue) Redrive(ctx context.Context, req api.RedriveRequest) (api.RedriveResult, error) {
+func (q *Queue) Redrive(ctx context.Context, sel api.DeadLetterSelection) (api.RedriveResult, error) {
 	var res api.RedriveResult
-	err := q.eachDead(ctx, deadFilter(req.Function, req.Namespace), MaxListed, func(m jetstream.Msg, dl api.DeadLetter) error {
-		if len(req.IDs) > 0 && !slices.Contains(req.IDs, dl.ID) {
-			return nil
-		}
+	err := q.eachSelected(ctx, sel, func(m jetstream.Msg, dl api.DeadLetter) error {
 		// The dead letter's sequence in the id makes a repeat of this
 		// redrive (a crash before the delete below) a duplicate.
 		id := dl.CallID + ".redrive." + strconv.FormatUint(dl.ID, 10)
@@ -132,9 +129,35 @@ func (q *Queue) Redrive(ctx context.Context, req api.RedriveRequest) (api.Redriv
 		return nil
 	})
 	if res.Redriven > 0 {
-		q.log.Info("dead letters queued again", "count", res.Redriven, "function", req.Function)
+		q.log.Info("dead letters queued again", "count", res.Redriven, "function", sel.Function, "namespace", sel.Namespace)
 	}
 	return res, err
+}
+
+// Purge deletes selected dead letters for good.
+func (q *Queue) Purge(ctx context.Context, sel api.DeadLetterSelection) (api.PurgeResult, error) {
+	var res api.PurgeResult
+	err := q.eachSelected(ctx, sel, func(_ jetstream.Msg, dl api.DeadLetter) error {
+		if err := q.dead.DeleteMsg(ctx, dl.ID); err != nil {
+			return fmt.Errorf("remove dead letter %d: %w", dl.ID, err)
+		}
+		res.Purged++
+		return nil
+	})
+	if res.Purged > 0 {
+		q.log.Info("dead letters purged", "count", res.Purged, "function", sel.Function, "namespace", sel.Namespace)
+	}
+	return res, err
+}
+
+// eachSelected calls fn for every dead letter sel picks.
+func (q *Queue) eachSelected(ctx context.Context, sel api.DeadLetterSelection, fn func(jetstream.Msg, api.DeadLetter) error) error {
+	return q.eachDead(ctx, deadFilter(sel.Function, sel.Namespace), MaxListed, func(m jetstream.Msg, dl api.DeadLetter) error {
+		if len(sel.IDs) > 0 && !slices.Contains(sel.IDs, dl.ID) {
+			return nil
+		}
+		return fn(m, dl)
+	})
 }
 
 // eachDead calls fn for up to limit dead letters on subjects matching

@@ -276,20 +276,40 @@ func TestDeadLetterAndRedrive(t *testing.T) {
 	}
 
 	healthy.Store(true)
-	res, err := q.Redrive(ctx, api.RedriveRequest{IDs: []uint64{d.ID}})
+	res, err := q.Redrive(ctx, api.DeadLetterSelection{IDs: []uint64{d.ID}})
 	if err != nil || res.Redriven != 1 {
 		t.Fatalf("redrive one: %+v %v", res, err)
 	}
 	eventually(t, "the redriven call", func() bool { return iv.count() == 7 })
-	res, err = q.Redrive(ctx, api.RedriveRequest{Function: "broken"})
+	res, err = q.Redrive(ctx, api.DeadLetterSelection{Function: "broken"})
 	if err != nil || res.Redriven != 2 {
 		t.Fatalf("redrive the rest: %+v %v", res, err)
 	}
 	eventually(t, "all redriven calls", func() bool { return iv.count() == 9 })
+
+	// Purge: healthy again, so fail once more and delete for good.
+	healthy.Store(false)
+	if err := q.Enqueue(ctx, Job{CallID: "p", Function: "broken"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a new dead letter", func() bool {
+		dls, _ := q.DeadLetters(ctx, "broken", "", 0)
+		return len(dls) == 1
+	})
+	if res, err := q.Purge(ctx, api.DeadLetterSelection{Namespace: "other"}); err != nil || res.Purged != 0 {
+		t.Errorf("purge of another namespace: %+v, %v", res, err)
+	}
+	if res, err := q.Purge(ctx, api.DeadLetterSelection{Namespace: api.DefaultNamespace}); err != nil || res.Purged != 1 {
+		t.Errorf("purge: %+v, %v", res, err)
+	}
+	before := iv.count()
 	eventually(t, "no dead letters", func() bool {
 		st, err := q.Stats(ctx)
 		return err == nil && st.DeadLetters == 0 && st.Depth == 0 && st.InFlight == 0
 	})
+	if iv.count() != before {
+		t.Error("a purged dead letter was invoked")
+	}
 }
 
 func TestUnknownFunctionIsDeadAtOnce(t *testing.T) {
