@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +135,30 @@ func TestTriggers(t *testing.T) {
 	if !strings.Contains(metrics, `funcd_queue_enqueued_total{function_name="events.openfaas-fn",source="mqtt"} 1`) {
 		t.Error("the MQTT message did not go through the queue")
 	}
+
+	// While funcd is down nothing runs; after the restart the schedule
+	// goes on from the present instead of making up the missed runs.
+	f.Stop(t)
+	down := time.Now()
+	time.Sleep(3 * time.Second)
+	if err := f.Funcd.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	up := time.Now()
+	eventually(t, 10*time.Second, func() error {
+		for _, cl := range recorded(t, c, "ticker") {
+			if sec := cronSecond(t, cl.CallID); sec >= up.Unix() {
+				return nil
+			}
+		}
+		return errors.New("no cron run since the restart")
+	})
+	for _, cl := range recorded(t, c, "ticker") {
+		if sec := cronSecond(t, cl.CallID); sec > down.Unix()+1 && sec < up.Unix()-1 {
+			t.Errorf("run %s was scheduled while funcd was down (%s..%s) and made up afterwards",
+				cl.CallID, down.Format(time.TimeOnly), up.Format(time.TimeOnly))
+		}
+	}
 }
 
 // findCall returns nil once function name recorded a call with body,
@@ -146,4 +171,16 @@ func findCall(t *testing.T, c *client.Client, name, body, topic, connector strin
 		}
 	}
 	return fmt.Errorf("no call with body %q, topic %q, connector %q among %+v", body, topic, connector, calls)
+}
+
+// cronSecond reads the scheduled Unix second from a cron call id,
+// "cron-NAME.NS-SECOND".
+func cronSecond(t *testing.T, id string) int64 {
+	t.Helper()
+	i := strings.LastIndexByte(id, '-')
+	sec, err := strconv.ParseInt(id[i+1:], 10, 64)
+	if !strings.HasPrefix(id, "cron-") || err != nil {
+		t.Fatalf("cron call id %q: want cron-NAME.NS-SECOND", id)
+	}
+	return sec
 }
