@@ -204,6 +204,24 @@ func TestAsyncRetriesCallbacksDeadLetters(t *testing.T) {
 		t.Errorf("queued 1.5 s call with --queue-timeout 20s: %v %q", r.Header, body)
 	}
 
+	// At zero replicas a queued invocation wakes the function, as a
+	// synchronous one would.
+	if err := c.Scale(ctx, "shaky", "", 0); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		if n := running(t, "shaky"); n != 0 {
+			return fmt.Errorf("%d replicas still running", n)
+		}
+		return nil
+	})
+	if _, err := c.InvokeAsync(ctx, "shaky", "", "/status?code=201", nil, http.Header{"X-Callback-Url": {sink.srv.URL + "/cb"}}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := sink.next(t); r.Header.Get("X-Function-Status") != "201" {
+		t.Errorf("queued call at zero replicas: %v", r.Header)
+	}
+
 	// Broken: 503 on every attempt → dead letter, and the callback says so.
 	id, err = c.InvokeAsync(ctx, "shaky", "", "/status?code=503", strings.NewReader("payload"),
 		http.Header{"X-Callback-Url": {sink.srv.URL + "/cb"}})
@@ -289,7 +307,8 @@ func TestAsyncRetriesCallbacksDeadLetters(t *testing.T) {
 		`funcd_async_invocations_total{code="503",function_name="shaky.openfaas-fn"} 8`,
 		`funcd_queue_dead_letters{function_name="shaky.openfaas-fn"} 1`,
 		`funcd_async_invocations_total{code="200",function_name="shaky.openfaas-fn"} 2`,
-		`funcd_queue_callbacks_total{result="delivered"} 4`,
+		`funcd_async_invocations_total{code="201",function_name="shaky.openfaas-fn"} 1`,
+		`funcd_queue_callbacks_total{result="delivered"} 5`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
