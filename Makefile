@@ -23,7 +23,7 @@ e2e: ## end-to-end tests only (root)
 demo: ## install what is missing, start funcd and deploy examples/hello (root)
 	./scripts/demo.sh
 
-bench: ## warm-invocation and memory figures against the targets, ~1 min (root)
+bench: ## figures against the targets: warm path, memory, cold starts, replicas, queue; ~4 min (root)
 	./scripts/deps.sh bench
 	$(GO) run ./test/bench
 
