@@ -237,9 +237,11 @@ func (q *Queue) setup(ctx context.Context) error {
 			return err
 		}
 	}
+	q.mu.Lock()
 	for _, l := range q.workers {
 		l.publishing = 0 // worker counted a publish that setup does not make
 	}
+	q.mu.Unlock()
 	q.sweep(ctx)
 	q.loops.Add(1)
 	go func() {
