@@ -11,9 +11,6 @@ import (
 )
 
 func TestGoBuildStatic(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compiles a program")
-	}
 	if runtime.GOOS != "linux" {
 		t.Skip("checks an ELF binary")
 	}
@@ -45,9 +42,6 @@ func TestGoBuildStatic(t *testing.T) {
 }
 
 func TestGoBuildReportsCompileErrors(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the go command")
-	}
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "go.mod"), "module example.com/x\n\ngo 1.22\n")
 	writeFile(t, filepath.Join(dir, "main.go"), "package main\n\nfunc main() { undefinedThing() }\n")
