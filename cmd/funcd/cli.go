@@ -243,3 +243,21 @@ func cliDispatch(ctx context.Context, env cliEnv, group, about string, subs []cl
 	}
 	return fmt.Errorf("%s: unknown subcommand %q; see funcd %s -h", group, args[0], group)
 }
+
+// cliStart parses args into fs, checks the number of positional arguments
+// (min to max, max -1 for any; what names them) and returns them with a
+// client for the gateway, logged in with the saved credentials.
+func cliStart(fs *flag.FlagSet, env cliEnv, args []string, gateway *string, min, max int, what string) ([]string, *client.Client, error) {
+	pos, err := cliParse(fs, env, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cliWantArgs(fs, pos, min, max, what); err != nil {
+		return nil, nil, err
+	}
+	c, err := cliClient(env, cliGateway(env, *gateway, ""))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", fs.Name(), err)
+	}
+	return pos, c, nil
+}

@@ -23,16 +23,9 @@ func cliList(ctx context.Context, env cliEnv, args []string) error {
 	var verbose bool
 	fs.BoolVar(&verbose, "verbose", false, "also show namespace and creation time")
 	fs.BoolVar(&verbose, "v", false, "shorthand for --verbose")
-	pos, err := cliParse(fs, env, args)
+	_, c, err := cliStart(fs, env, args, gateway, 0, 0, "no arguments")
 	if err != nil {
 		return err
-	}
-	if err := cliWantArgs(fs, pos, 0, 0, "no arguments"); err != nil {
-		return err
-	}
-	c, err := cliClient(env, cliGateway(env, *gateway, ""))
-	if err != nil {
-		return fmt.Errorf("list: %w", err)
 	}
 	fns, err := c.ListFunctions(ctx, *namespace)
 	if err != nil {
@@ -66,18 +59,11 @@ func cliWriteList(w io.Writer, fns []api.FunctionStatus, verbose bool) error {
 func cliDescribe(ctx context.Context, env cliEnv, args []string) error {
 	fs := cliFlagSet("describe", "NAME[.NAMESPACE] [flags]", "Show a function's details and whether it is ready.")
 	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
-	pos, err := cliParse(fs, env, args)
+	pos, c, err := cliStart(fs, env, args, gateway, 1, 1, "a function name")
 	if err != nil {
-		return err
-	}
-	if err := cliWantArgs(fs, pos, 1, 1, "a function name"); err != nil {
 		return err
 	}
 	name, ns := cliTarget(pos[0], *namespace)
-	c, err := cliClient(env, cliGateway(env, *gateway, ""))
-	if err != nil {
-		return fmt.Errorf("describe: %w", err)
-	}
 	fn, err := c.GetFunction(ctx, name, ns)
 	if errors.Is(err, client.ErrNotFound) {
 		return fmt.Errorf("describe: no such function: %s", cliQualified(name, ns))
@@ -141,16 +127,9 @@ func cliWriteMap(w io.Writer, title string, m map[string]string) {
 func cliRemove(ctx context.Context, env cliEnv, args []string) error {
 	fs := cliFlagSet("remove", "NAME[.NAMESPACE]... [flags]", "Remove functions.")
 	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
-	pos, err := cliParse(fs, env, args)
+	pos, c, err := cliStart(fs, env, args, gateway, 1, -1, "one or more function names")
 	if err != nil {
 		return err
-	}
-	if err := cliWantArgs(fs, pos, 1, -1, "one or more function names"); err != nil {
-		return err
-	}
-	c, err := cliClient(env, cliGateway(env, *gateway, ""))
-	if err != nil {
-		return fmt.Errorf("remove: %w", err)
 	}
 	return cliRemoveEach(env, pos, "remove: no such function", "Removed", func(arg string) (string, string, error) {
 		name, ns := cliTarget(arg, *namespace)
@@ -181,21 +160,14 @@ func cliScale(ctx context.Context, env cliEnv, args []string) error {
 	fs := cliFlagSet("scale", "NAME[.NAMESPACE] --replicas N [flags]", "Set a function's desired replica count.")
 	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
 	replicas := fs.Int64("replicas", -1, "desired replicas (required)")
-	pos, err := cliParse(fs, env, args)
+	pos, c, err := cliStart(fs, env, args, gateway, 1, 1, "a function name")
 	if err != nil {
-		return err
-	}
-	if err := cliWantArgs(fs, pos, 1, 1, "a function name"); err != nil {
 		return err
 	}
 	if *replicas < 0 {
 		return errors.New("scale: --replicas is required and must be 0 or more")
 	}
 	name, ns := cliTarget(pos[0], *namespace)
-	c, err := cliClient(env, cliGateway(env, *gateway, ""))
-	if err != nil {
-		return fmt.Errorf("scale: %w", err)
-	}
 	err = c.Scale(ctx, name, ns, uint64(*replicas))
 	if errors.Is(err, client.ErrNotFound) {
 		return fmt.Errorf("scale: no such function: %s", cliQualified(name, ns))

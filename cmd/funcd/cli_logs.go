@@ -20,11 +20,8 @@ func cliLogs(ctx context.Context, env cliEnv, args []string) error {
 	fs.IntVar(&opts.Tail, "tail", -1, "print only the last N lines (-1 for all)")
 	fs.DurationVar(&since, "since", 0, "print only lines of the last DURATION, e.g. 10m")
 	fs.StringVar(&opts.Instance, "instance", "", "print only this replica's lines")
-	pos, err := cliParse(fs, env, args)
+	pos, c, err := cliStart(fs, env, args, gateway, 1, 1, "a function name")
 	if err != nil {
-		return err
-	}
-	if err := cliWantArgs(fs, pos, 1, 1, "a function name"); err != nil {
 		return err
 	}
 	if since < 0 {
@@ -34,10 +31,6 @@ func cliLogs(ctx context.Context, env cliEnv, args []string) error {
 		opts.Since = time.Now().Add(-since)
 	}
 	name, ns := cliTarget(pos[0], *namespace)
-	c, err := cliClient(env, cliGateway(env, *gateway, ""))
-	if err != nil {
-		return fmt.Errorf("logs: %w", err)
-	}
 	s, err := c.Logs(ctx, name, ns, opts)
 	if err != nil {
 		return err

@@ -39,16 +39,9 @@ func cliQueueStats(ctx context.Context, env cliEnv, args []string) error {
 		"Show the queue of asynchronous invocations: a totals line, then one line per function.\nMAX-INFLIGHT is the function's "+api.LabelQueueMaxInflight+" label; - means only\nthe daemon's worker limit applies.")
 	gateway := cliGatewayFlag(fs)
 	asJSON := fs.Bool("json", false, "print the gateway's answer as JSON")
-	pos, err := cliParse(fs, env, args)
+	_, c, err := cliStart(fs, env, args, gateway, 0, 0, "no arguments")
 	if err != nil {
 		return err
-	}
-	if err := cliWantArgs(fs, pos, 0, 0, "no arguments"); err != nil {
-		return err
-	}
-	c, err := cliClient(env, cliGateway(env, *gateway, ""))
-	if err != nil {
-		return fmt.Errorf("queue stats: %w", err)
 	}
 	s, err := c.QueueStats(ctx)
 	if err != nil {
@@ -87,20 +80,13 @@ func cliQueueDeadLetters(ctx context.Context, env cliEnv, args []string) error {
 	function := fs.String("function", "", "only this function's dead letters (NAME or NAME.NAMESPACE)")
 	limit := fs.Int("limit", 0, "at most this many (default: the gateway's limit)")
 	asJSON := fs.Bool("json", false, "print the gateway's answer as JSON, errors in full")
-	pos, err := cliParse(fs, env, args)
+	_, c, err := cliStart(fs, env, args, gateway, 0, 0, "no arguments")
 	if err != nil {
-		return err
-	}
-	if err := cliWantArgs(fs, pos, 0, 0, "no arguments"); err != nil {
 		return err
 	}
 	name, ns := cliQueueSelector(*function, *namespace)
 	if *limit < 0 {
 		return fmt.Errorf("queue dead-letters: --limit %d: want 0 or more", *limit)
-	}
-	c, err := cliClient(env, cliGateway(env, *gateway, ""))
-	if err != nil {
-		return fmt.Errorf("queue dead-letters: %w", err)
 	}
 	dls, err := c.DeadLetters(ctx, name, ns, *limit)
 	if err != nil {
@@ -175,11 +161,8 @@ func cliDeadLetterSelection(env cliEnv, args []string, verb, about string) (api.
 	fs.Var(&ids, "id", verb+" the dead letter with this ID, from funcd queue dead-letters (repeatable)")
 	all := fs.Bool("all", false, verb+" every dead letter of every function")
 	var sel api.DeadLetterSelection
-	pos, err := cliParse(fs, env, args)
+	_, c, err := cliStart(fs, env, args, gateway, 0, 0, "no arguments")
 	if err != nil {
-		return sel, nil, err
-	}
-	if err := cliWantArgs(fs, pos, 0, 0, "no arguments"); err != nil {
 		return sel, nil, err
 	}
 	name, ns := cliQueueSelector(*function, *namespace)
@@ -189,10 +172,6 @@ func cliDeadLetterSelection(env cliEnv, args []string, verb, about string) (api.
 		return sel, nil, fmt.Errorf("queue %s: say what to %s: --function NAME, --namespace NS, --id N, or --all for every dead letter", verb, verb)
 	case selected && *all:
 		return sel, nil, fmt.Errorf("queue %s: --all cannot be combined with --function, --namespace or --id", verb)
-	}
-	c, err := cliClient(env, cliGateway(env, *gateway, ""))
-	if err != nil {
-		return sel, nil, fmt.Errorf("queue %s: %w", verb, err)
 	}
 	return api.DeadLetterSelection{Function: name, Namespace: ns, IDs: ids}, c, nil
 }

@@ -112,16 +112,9 @@ func cliSecretWrite(ctx context.Context, env cliEnv, args []string, op, summary 
 func cliSecretList(ctx context.Context, env cliEnv, args []string) error {
 	fs := cliFlagSet("secret list", "[flags]", "List secret names. Values are never shown.")
 	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
-	pos, err := cliParse(fs, env, args)
+	_, c, err := cliStart(fs, env, args, gateway, 0, 0, "no arguments")
 	if err != nil {
 		return err
-	}
-	if err := cliWantArgs(fs, pos, 0, 0, "no arguments"); err != nil {
-		return err
-	}
-	c, err := cliClient(env, cliGateway(env, *gateway, ""))
-	if err != nil {
-		return fmt.Errorf("secret list: %w", err)
 	}
 	secrets, err := c.ListSecrets(ctx, *namespace)
 	if err != nil {
@@ -138,16 +131,9 @@ func cliSecretList(ctx context.Context, env cliEnv, args []string) error {
 func cliSecretRemove(ctx context.Context, env cliEnv, args []string) error {
 	fs := cliFlagSet("secret remove", "NAME... [flags]", "Remove secrets. A secret a deployed function uses is refused.")
 	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
-	pos, err := cliParse(fs, env, args)
+	pos, c, err := cliStart(fs, env, args, gateway, 1, -1, "one or more secret names")
 	if err != nil {
 		return err
-	}
-	if err := cliWantArgs(fs, pos, 1, -1, "one or more secret names"); err != nil {
-		return err
-	}
-	c, err := cliClient(env, cliGateway(env, *gateway, ""))
-	if err != nil {
-		return fmt.Errorf("secret remove: %w", err)
 	}
 	return cliRemoveEach(env, pos, "secret remove: no such secret", "Removed secret", func(name string) (string, string, error) {
 		return name, *namespace, c.RemoveSecret(ctx, name, *namespace)
