@@ -168,7 +168,10 @@ func (s *callbackSink) next(t *testing.T) (*http.Request, string) {
 // redrive queues again, callbacks carry the outcome, and bad requests are
 // refused with a 4xx that names the problem.
 func TestAsyncRetriesCallbacksDeadLetters(t *testing.T) {
-	f := startFuncd(t, WithArgs("--queue-max-body", "1Ki", "--timeout", "1s", "--queue-timeout", "20s"))
+	// The callback sink listens on 127.0.0.1, which callbacks may reach
+	// only when the operator allows it.
+	f := startFuncd(t, WithArgs("--queue-max-body", "1Ki", "--timeout", "1s", "--queue-timeout", "20s",
+		"--callback-allow", "127.0.0.1/32"))
 	c := f.Client(t)
 	ctx := t.Context()
 	deployReady(t, c, api.FunctionDeployment{Service: "shaky", Image: imageRef("testfn:v1"),
@@ -272,6 +275,9 @@ func TestAsyncRetriesCallbacksDeadLetters(t *testing.T) {
 		{"too large", "/async-function/shaky", http.MethodPost, strings.Repeat("x", 2048), nil, 413, "1024 bytes"},
 		{"unknown function", "/async-function/nothere", http.MethodPost, "", nil, 404, "nothere"},
 		{"bad callback", "/async-function/shaky", http.MethodPost, "", http.Header{"X-Callback-Url": {"not a url"}}, 400, "X-Callback-Url"},
+		{"callback to loopback", "/async-function/shaky", http.MethodPost, "", http.Header{"X-Callback-Url": {"http://127.0.0.2:9/"}}, 400, "loopback"},
+		{"callback to link-local", "/async-function/shaky", http.MethodPost, "", http.Header{"X-Callback-Url": {"http://169.254.169.254/"}}, 400, "link-local"},
+		{"callback to the functions", "/async-function/shaky", http.MethodPost, "", http.Header{"X-Callback-Url": {"http://" + f.Subnet.Addr().Next().String() + ":8080/"}}, 400, "functions' network"},
 		{"GET", "/async-function/shaky", http.MethodGet, "", nil, 405, "POST"},
 	} {
 		req, _ := http.NewRequestWithContext(ctx, tc.method, f.URL+tc.path, strings.NewReader(tc.body))

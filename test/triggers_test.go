@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/funcd/funcd/internal/api"
 	"github.com/funcd/funcd/internal/client"
+	"github.com/funcd/funcd/internal/queue"
 )
 
 // TestTriggers maps events to functions by their topic annotation: a
@@ -79,7 +81,20 @@ func TestTriggers(t *testing.T) {
 		return findCall(t, c, "events", "order-1", "orders.created", "funcd-nats")
 	})
 
-	reply, err := nc.Request("orders.created", []byte("question"), 10*time.Second)
+	// Requests need an nkey: the answer goes to the key's own inbox,
+	// which no other client may read.
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubKey, _ := kp.PublicKey()
+	rc, err := nats.Connect(url, nats.UserInfo("funcd", password), nats.Nkey(pubKey, kp.Sign),
+		nats.CustomInboxPrefix(queue.InboxPrefix(pubKey)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	reply, err := rc.Request("orders.created", []byte("question"), 10*time.Second)
 	if err != nil {
 		t.Fatalf("NATS request: %v", err)
 	}
@@ -98,6 +113,12 @@ func TestTriggers(t *testing.T) {
 	if out, err := exec.CommandContext(ctx, pub, "-h", "127.0.0.1", "-p", fmt.Sprint(mqttPort), "-u", "funcd", "-P", "wrong",
 		"-t", "sensors/kitchen/temp", "-m", "x").CombinedOutput(); err == nil {
 		t.Errorf("MQTT accepted a wrong password: %s", out)
+	}
+	// Devices publish; they do not read: a subscription to everything is
+	// refused, and sees nothing of the events or invocations meanwhile.
+	if out, err := exec.CommandContext(ctx, "mosquitto_sub", "-h", "127.0.0.1", "-p", fmt.Sprint(mqttPort), "-u", "funcd",
+		"-P", password, "-t", "#", "-t", "$SYS/#", "-t", "_INBOX/#", "-C", "1", "-W", "3").CombinedOutput(); err == nil || len(out) > 0 && !strings.Contains(string(out), "denied") {
+		t.Errorf("mosquitto_sub -t '#' = %v: %q; want the subscription denied", err, out)
 	}
 
 	// Cron, every second: two runs within a few seconds, one call id each.

@@ -21,6 +21,7 @@ import (
 	"github.com/funcd/funcd/internal/basicauth"
 	"github.com/funcd/funcd/internal/config"
 	"github.com/funcd/funcd/internal/containerd"
+	"github.com/funcd/funcd/internal/egress"
 	"github.com/funcd/funcd/internal/gateway"
 	"github.com/funcd/funcd/internal/logs"
 	"github.com/funcd/funcd/internal/metrics"
@@ -138,7 +139,7 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		defer cancel()
 		_ = q.Close(sctx)
 	}()
-	triggers, err := trigger.New(trigger.Config{Conn: q.Conn(), Queue: q, Functions: prov, Registerer: reg,
+	triggers, err := trigger.New(trigger.Config{Conn: q.Events(), Queue: q, Functions: prov, Registerer: reg,
 		Log: log.With("component", "trigger")})
 	if err != nil {
 		return err
@@ -234,6 +235,7 @@ func startQueue(ctx context.Context, cfg config.Daemon, invoke http.Handler, pro
 		SyncAlways: cfg.QueueFsync,
 		Invoker:    invoke,
 		Functions:  functionLookup{prov},
+		Callbacks:  egress.New(cfg.Subnet, cfg.CallbackAllow),
 		Registerer: reg,
 		Log:        log.With("component", "queue"),
 	})

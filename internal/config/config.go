@@ -48,6 +48,9 @@ type Daemon struct {
 	QueueTimeout       time.Duration
 	NATSListen         string // "" for in-process only
 	MQTTListen         string // "" for no MQTT
+	// CallbackAllow are ranges callbacks may reach although they are the
+	// host's own, loopback, link-local or the functions' network.
+	CallbackAllow []netip.Prefix
 }
 
 // cniBinDirs are searched in order for the CNI plugins.
@@ -60,7 +63,7 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 	var d Daemon
 	var subnet, budget string
 	var logMaxSize, queueMaxBody, queueMaxBytes, retryCodes string
-	var insecure, nameservers listFlag
+	var insecure, nameservers, callbackAllow listFlag
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	fs.SetOutput(usage)
 	fs.StringVar(&d.Listen, "listen", ":8080", "address for the API, the UI and invocations")
@@ -89,6 +92,7 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 	fs.DurationVar(&d.QueueTimeout, "queue-timeout", 5*time.Minute, "longest queued invocation, including the wait for a ready replica\n(--timeout bounds synchronous ones)")
 	fs.BoolVar(&d.QueueFsync, "queue-fsync", true, "fsync each queued invocation before answering 202, so a power cut loses none;\nfalse trades that for throughput (a crash of funcd alone still loses none)")
 	fs.StringVar(&d.NATSListen, "nats-listen", "", "host:port where outside NATS clients may connect (user funcd, password in\nSTATE/secrets/nats-password); empty keeps NATS inside funcd")
+	fs.Var(&callbackAllow, "callback-allow", "CIDR range X-Callback-Url may reach although it is loopback, link-local,\nthe functions' network or an address of this host (repeatable; default: none)")
 	fs.StringVar(&d.MQTTListen, "mqtt-listen", "", "host:port of an MQTT listener (e.g. :1883), same credentials as --nats-listen;\nMQTT topic a/b/c invokes functions whose topic annotation is a/b/c")
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: funcd up [flags]\n\nRuns the funcd daemon: the OpenFaaS API, invocations and the function supervisor.\nEvery flag --name can also be set with the environment variable FUNCD_NAME\n(upper case, '-' as '_'), e.g. FUNCD_STATE_DIR=/srv/funcd.\n\nFlags:\n")
@@ -112,6 +116,13 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 	d.Subnet = p.Masked()
 	if d.CNIBinDir == "" {
 		return d, fmt.Errorf("--cni-bin-dir: no CNI plugins found in %s; install containernetworking-plugins", strings.Join(cniBinDirs, " or "))
+	}
+	for _, c := range callbackAllow {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return d, fmt.Errorf("--callback-allow: %q is not a CIDR range such as 192.168.1.10/32", c)
+		}
+		d.CallbackAllow = append(d.CallbackAllow, p.Masked())
 	}
 	for _, ns := range d.Nameservers {
 		if _, err := netip.ParseAddr(ns); err != nil {

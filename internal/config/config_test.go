@@ -32,6 +32,10 @@ func TestParseDaemon(t *testing.T) {
 		{"subnet masked", []string{"--subnet", "10.9.8.7/24"}, nil, func(d Daemon) bool {
 			return d.Subnet == netip.MustParsePrefix("10.9.8.0/24")
 		}},
+		{"callback ranges", []string{"--callback-allow", "127.0.0.1/32"}, map[string]string{"FUNCD_CALLBACK_ALLOW": "10.1.2.3/8"}, func(d Daemon) bool {
+			return slices.Equal(d.CallbackAllow, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")})
+		}},
+		{"no callback ranges by default", nil, nil, func(d Daemon) bool { return len(d.CallbackAllow) == 0 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,6 +55,7 @@ func TestParseDaemonErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--subnet", "nope"},
 		{"--nameserver", "x.y"},
+		{"--callback-allow", "127.0.0.1"},
 		{"--timeout", "0s"},
 		{"stray"},
 	} {

@@ -117,6 +117,8 @@ func (g *Gateway) async(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, queue.ErrTooLarge):
 			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+		case errors.Is(err, queue.ErrCallback):
+			http.Error(w, err.Error(), http.StatusBadRequest)
 		case errors.Is(err, queue.ErrClosed):
 			http.Error(w, "funcd is shutting down; try again", http.StatusServiceUnavailable)
 		case errors.Is(err, queue.ErrFull):

@@ -3,6 +3,7 @@ package queue
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/egress"
 )
 
 // callbackWorkers caps callbacks being delivered at once. They do not
@@ -100,6 +102,13 @@ func (q *Queue) deliver(msg jetstream.Msg) {
 	case err == nil && code < 300:
 		q.metrics.callback("delivered")
 		q.log.Debug("callback delivered", "url", d.URL, "call_id", d.CallID, "status", code)
+		_ = msg.Ack()
+		return
+	case errors.Is(err, egress.ErrForbidden):
+		// The name resolves to a forbidden address now; asking again
+		// would not make it safe.
+		q.metrics.callback("refused")
+		q.log.Warn("callback refused; not retried", "url", d.URL, "call_id", d.CallID, "err", err)
 		_ = msg.Ack()
 		return
 	case err == nil && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests:

@@ -29,16 +29,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/egress"
 )
 
 const (
@@ -60,6 +61,9 @@ var (
 	ErrTooLarge = errors.New("request too large")
 	ErrClosed   = errors.New("queue is shutting down")
 	ErrFull     = errors.New("queue is full")
+	// ErrCallback: the callback URL is not one funcd may call (see
+	// package egress).
+	ErrCallback = errors.New("X-Callback-Url refused")
 )
 
 // Functions is what the queue needs to know about functions.
@@ -76,15 +80,18 @@ type Config struct {
 	MQTTListen string // host:port for MQTT clients; "" for none
 	Password   string // of User, required with either listener
 
-	Workers      int   // invocations running at once, all functions together (default 32)
-	MaxBody      int64 // request body cap (default 1 MiB)
-	MaxBytes     int64 // what the invocations waiting may take on disk (0: no cap of funcd's)
-	Policy       Policy
-	Timeout      time.Duration // one queued invocation, wait for a replica included (default 5m)
-	AckWait      time.Duration // redelivery after a silent worker (default 5s); running work heartbeats at a third of it
-	SyncAlways   bool          // fsync every stored message before answering 202
-	Invoker      http.Handler  // serves /function/NAME.NS/...: the proxy
-	Functions    Functions
+	Workers    int   // invocations running at once, all functions together (default 32)
+	MaxBody    int64 // request body cap (default 1 MiB)
+	MaxBytes   int64 // what the invocations waiting may take on disk (0: no cap of funcd's)
+	Policy     Policy
+	Timeout    time.Duration // one queued invocation, wait for a replica included (default 5m)
+	AckWait    time.Duration // redelivery after a silent worker (default 5s); running work heartbeats at a third of it
+	SyncAlways bool          // fsync every stored message before answering 202
+	Invoker    http.Handler  // serves /function/NAME.NS/...: the proxy
+	Functions  Functions
+	// Callbacks decides which callback URLs are accepted and reached; nil
+	// refuses loopback, link-local and the like (egress.New with no bridge).
+	Callbacks    *egress.Policy
 	Registerer   prometheus.Registerer // may be nil
 	Log          *slog.Logger
 	CallbackTTL  time.Duration // how long callbacks are retried (default 10m)
@@ -95,8 +102,7 @@ type Config struct {
 type Queue struct {
 	cfg     Config
 	log     *slog.Logger
-	ns      *server.Server
-	nc      *nats.Conn
+	srv     *natsServer
 	js      jetstream.JetStream
 	invoke  jetstream.Stream
 	dead    jetstream.Stream
@@ -157,19 +163,28 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Callbacks == nil {
+		cfg.Callbacks = egress.New(netip.Prefix{}, nil)
+	}
 	q := &Queue{
-		cfg:            cfg,
-		log:            cfg.Log,
-		global:         make(chan struct{}, cfg.Workers),
-		workers:        map[fnKey]*loop{},
-		maxPayload:     int32(cfg.MaxBody + 2<<20), // the body, plus room for headers up to net/http's 1 MiB
-		callbackClient: &http.Client{Timeout: 30 * time.Second},
+		cfg:        cfg,
+		log:        cfg.Log,
+		global:     make(chan struct{}, cfg.Workers),
+		workers:    map[fnKey]*loop{},
+		maxPayload: int32(cfg.MaxBody + 2<<20), // the body, plus room for headers up to net/http's 1 MiB
+		callbackClient: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+			Proxy:               nil, // the policy judges the receiver itself, not a proxy in between
+			DialContext:         cfg.Callbacks.Dialer().DialContext,
+			MaxIdleConnsPerHost: 4,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: 10 * time.Second,
+		}},
 	}
 	q.metrics = newMetrics(q)
 	q.fetchCtx, q.stopFetch = context.WithCancel(context.Background())
 	q.workCtx, q.abortWork = context.WithCancel(context.Background())
 	var err error
-	if q.ns, q.nc, err = startServer(cfg, q.maxPayload, cfg.Log.With("component", "nats")); err != nil {
+	if q.srv, err = startServer(cfg, q.maxPayload, cfg.Log.With("component", "nats")); err != nil {
 		return nil, err
 	}
 	err = q.setup(ctx)
@@ -180,9 +195,7 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 		q.stopFetch()
 		q.abortWork()
 		q.loops.Wait()
-		q.nc.Close()
-		q.ns.Shutdown()
-		q.ns.WaitForShutdown()
+		q.srv.close()
 		return nil, err
 	}
 	return q, nil
@@ -190,7 +203,7 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 
 func (q *Queue) setup(ctx context.Context) error {
 	var err error
-	if q.js, err = jetstream.New(q.nc); err != nil {
+	if q.js, err = jetstream.New(q.srv.queue); err != nil {
 		return err
 	}
 	streams := []struct {
@@ -254,8 +267,10 @@ func (q *Queue) setup(ctx context.Context) error {
 	return q.startCallbacks(ctx)
 }
 
-// Conn is funcd's in-process connection, for triggers.
-func (q *Queue) Conn() *nats.Conn { return q.nc }
+// Events is funcd's in-process connection to the events account, where
+// outside NATS and MQTT clients publish: triggers subscribe and answer
+// requests on it. It cannot reach the queue's streams.
+func (q *Queue) Events() *nats.Conn { return q.srv.events }
 
 // MaxBody is the request body cap.
 func (q *Queue) MaxBody() int64 { return q.cfg.MaxBody }
@@ -275,6 +290,11 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) error {
 	}
 	if j.Method == "" {
 		j.Method = http.MethodPost
+	}
+	if j.Callback != "" {
+		if err := q.cfg.Callbacks.CheckURL(ctx, j.Callback); err != nil {
+			return fmt.Errorf("%w: %w", ErrCallback, err)
+		}
 	}
 	if int64(len(j.Body)) > q.cfg.MaxBody {
 		return fmt.Errorf("%w: body of %d bytes, the limit is %d", ErrTooLarge, len(j.Body), q.cfg.MaxBody)
@@ -318,9 +338,8 @@ func (q *Queue) Close(ctx context.Context) error {
 		<-done
 	}
 	q.abortWork()
-	q.nc.Close()
-	q.ns.Shutdown()
-	q.ns.WaitForShutdown()
+	q.callbackClient.CloseIdleConnections()
+	q.srv.close()
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/egress"
 )
 
 // fakeFunctions is the function table the queue reads.
@@ -106,6 +108,8 @@ func newQueue(t *testing.T, dir string, iv http.Handler, fns Functions, mod func
 		Workers:   8,
 		AckWait:   2 * time.Second,
 		Policy:    Policy{Attempts: 3, Codes: DefaultPolicy.Codes, MinWait: 10 * time.Millisecond, MaxWait: 50 * time.Millisecond},
+		// Receivers in these tests are httptest servers on loopback.
+		Callbacks: egress.New(netip.Prefix{}, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}),
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -3,104 +3,165 @@ package queue
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // User is the name outside NATS and MQTT clients log in with, when
 // --nats-listen or --mqtt-listen is on.
 const User = "funcd"
 
-// internalUser is funcd's own in-process connection.
-const internalUser = "funcd-internal"
+// The embedded server has two accounts, so that nothing an outside client
+// does can reach the queue:
+//
+//	FUNCD   the queue's streams and funcd's own connection (internalUser);
+//	        no outside credential maps to it
+//	EVENTS  outside clients (User) and the connection triggers listen on
+//	        (eventsUser); JetStream only for the MQTT bridge's sessions
+const (
+	queueAccount  = "FUNCD"
+	eventsAccount = "EVENTS"
+
+	internalUser = "funcd-internal"
+	eventsUser   = "funcd-events"
+)
+
+// accounts declares both accounts with JetStream. EVENTS holds only what
+// the MQTT bridge keeps (sessions, retained messages, QoS 1 state), capped
+// so devices cannot fill the disk with retained messages.
+const accounts = `accounts {
+	FUNCD: { jetstream: enabled }
+	EVENTS: { jetstream: { max_mem: 16M, max_file: 64M } }
+}`
+
+// natsServer is the running embedded server and funcd's two in-process
+// connections to it.
+type natsServer struct {
+	ns     *server.Server
+	queue  *nats.Conn // FUNCD: the streams
+	events *nats.Conn // EVENTS: trigger subscriptions and replies
+	auth   *authenticator
+}
+
+func (s *natsServer) close() {
+	if s.events != nil {
+		s.events.Close()
+	}
+	if s.queue != nil {
+		s.queue.Close()
+	}
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+}
 
 // startServer starts the embedded NATS server with JetStream on file
-// storage under cfg.StoreDir and connects to it in-process.
-func startServer(cfg Config, maxPayload int32, log *slog.Logger) (*server.Server, *nats.Conn, error) {
-	internalPass, err := randomSecret()
+// storage under cfg.StoreDir and connects to it in-process, once in each
+// account.
+func startServer(cfg Config, maxPayload int32, log *slog.Logger) (*natsServer, error) {
+	if (cfg.NATSListen != "" || cfg.MQTTListen != "") && cfg.Password == "" {
+		return nil, fmt.Errorf("queue: a password is required to listen for outside clients")
+	}
+	if err := migrateStore(cfg.StoreDir); err != nil {
+		return nil, err
+	}
+	auth, err := newAuthenticator(cfg.Password, cfg.NATSListen != "" || cfg.MQTTListen != "")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	// The server keeps bcrypt hashes, not the passwords (and then does not
-	// warn about plaintext ones at every start). The lowest cost: the
-	// passwords are random, long and never typed, so slowing guesses buys
-	// nothing, and a device reconnecting pays ~1 ms, not ~60.
-	internalHash, err := bcrypt.GenerateFromPassword([]byte(internalPass), bcrypt.MinCost)
-	if err != nil {
-		return nil, nil, err
+	opts := &server.Options{}
+	if err := opts.ProcessConfigString(accounts); err != nil {
+		return nil, fmt.Errorf("queue: nats accounts: %w", err)
 	}
-	opts := &server.Options{
-		ServerName:         "funcd",
-		DontListen:         cfg.NATSListen == "",
-		JetStream:          true,
-		StoreDir:           cfg.StoreDir,
-		JetStreamMaxMemory: 64 << 20,
-		SyncAlways:         cfg.SyncAlways,
-		MaxPayload:         maxPayload,
-		NoSigs:             true,
-		Users: []*server.User{
-			{Username: internalUser, Password: string(internalHash)},
-		},
-	}
-	if cfg.NATSListen != "" || cfg.MQTTListen != "" {
-		if cfg.Password == "" {
-			return nil, nil, fmt.Errorf("queue: a password is required to listen for outside clients")
-		}
-		// Outside clients (sensors, scripts) publish events and make
-		// requests; the queue's own subjects and the JetStream API stay
-		// funcd's, so no client can read queued requests or drop a stream.
-		internal := []string{"funcd.>", "$JS.>", "$KV.>", "$O.>", "$SYS.>"}
-		hash, err := bcrypt.GenerateFromPassword([]byte(cfg.Password), bcrypt.MinCost)
-		if err != nil {
-			return nil, nil, err
-		}
-		opts.Users = append(opts.Users, &server.User{Username: User, Password: string(hash),
-			Permissions: &server.Permissions{
-				Publish:   &server.SubjectPermission{Deny: internal},
-				Subscribe: &server.SubjectPermission{Deny: internal},
-			}})
-	}
+	opts.ServerName = "funcd"
+	opts.DontListen = cfg.NATSListen == ""
+	opts.JetStream = true
+	opts.StoreDir = cfg.StoreDir
+	opts.JetStreamMaxMemory = 64 << 20
+	opts.SyncAlways = cfg.SyncAlways
+	opts.MaxPayload = maxPayload
+	opts.NoSigs = true
+	opts.AlwaysEnableNonce = true // outside clients may prove an nkey
+	opts.CustomClientAuthentication = auth
 	if cfg.NATSListen != "" {
 		if opts.Host, opts.Port, err = splitHostPort(cfg.NATSListen); err != nil {
-			return nil, nil, fmt.Errorf("--nats-listen: %w", err)
+			return nil, fmt.Errorf("--nats-listen: %w", err)
 		}
 	}
 	if cfg.MQTTListen != "" {
 		if opts.MQTT.Host, opts.MQTT.Port, err = splitHostPort(cfg.MQTTListen); err != nil {
-			return nil, nil, fmt.Errorf("--mqtt-listen: %w", err)
+			return nil, fmt.Errorf("--mqtt-listen: %w", err)
 		}
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("queue: nats server: %w", err)
+		return nil, fmt.Errorf("queue: nats server: %w", err)
+	}
+	// The server registers copies of the configured accounts.
+	if auth.queue, err = ns.LookupAccount(queueAccount); err == nil {
+		auth.events, err = ns.LookupAccount(eventsAccount)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue: nats accounts: %w", err)
 	}
 	ns.SetLoggerV2(natsLogger{log}, false, false, false)
 	ns.Start()
+	s := &natsServer{ns: ns, auth: auth}
 	if !ns.ReadyForConnections(30 * time.Second) {
-		ns.Shutdown()
-		return nil, nil, fmt.Errorf("queue: nats server did not start within 30s (store %s)", cfg.StoreDir)
+		s.close()
+		return nil, fmt.Errorf("queue: nats server did not start within 30s (store %s)", cfg.StoreDir)
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.UserInfo(internalUser, internalPass),
-		nats.Name("funcd"), nats.MaxReconnects(-1),
+	if s.queue, err = connectInProcess(ns, internalUser, auth.internalPass, log); err == nil {
+		s.events, err = connectInProcess(ns, eventsUser, auth.internalPass, log)
+	}
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func connectInProcess(ns *server.Server, user, pass string, log *slog.Logger) (*nats.Conn, error) {
+	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.UserInfo(user, pass),
+		nats.Name(user), nats.MaxReconnects(-1),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			subject := ""
 			if sub != nil {
 				subject = sub.Subject
 			}
-			log.Warn("nats", "subject", subject, "err", err) // e.g. a slow trigger subscription dropping messages
+			log.Warn("nats", "user", user, "subject", subject, "err", err) // e.g. a slow trigger subscription dropping messages
 		}))
 	if err != nil {
-		ns.Shutdown()
-		return nil, nil, fmt.Errorf("queue: connect in-process: %w", err)
+		return nil, fmt.Errorf("queue: connect in-process as %s: %w", user, err)
 	}
-	return ns, nc, nil
+	return nc, nil
+}
+
+// migrateStore moves the streams of a store written before the queue had
+// an account of its own (JetStream kept them under the global account,
+// "$G") to the queue's account, so an upgrade keeps every queued
+// invocation. The rename is atomic; a store already moved is left alone.
+func migrateStore(storeDir string) error {
+	old := filepath.Join(storeDir, "jetstream", "$G")
+	moved := filepath.Join(storeDir, "jetstream", queueAccount)
+	if _, err := os.Stat(old); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Stat(moved); err == nil {
+		return fmt.Errorf("queue: both %s and %s exist; keep the one holding the queue and remove the other", old, moved)
+	}
+	if err := os.Rename(old, moved); err != nil {
+		return fmt.Errorf("queue: move the streams to their account: %w", err)
+	}
+	return nil
 }
 
 // splitHostPort parses "host:port" or ":port"; port 0 picks a free one.

@@ -54,9 +54,12 @@ func (t *Triggers) unsubscribe(s *subscription) {
 }
 
 // deliver hands a message to every function subscribed to its subject.
-// A request (a message with a reply subject) is answered by the first of
-// them in namespace, name order; the others get it asynchronously like
-// any other message.
+// A request (a message with a reply subject in an inbox) is answered by
+// the first of them in namespace, name order; the others get it
+// asynchronously like any other message. A reply subject outside _INBOX
+// is not answered: funcd publishes answers only to inboxes, so a client
+// cannot have a function's answer published to the JetStream API or to
+// an event subject in its place.
 func (t *Triggers) deliver(ctx context.Context, s *subscription, m *nats.Msg) {
 	if reserved(m.Subject) {
 		return // seen through a wildcard; not for functions
@@ -67,7 +70,7 @@ func (t *Triggers) deliver(ctx context.Context, s *subscription, m *nats.Msg) {
 		return
 	}
 	targets := *s.targets.Load()
-	if m.Reply != "" && len(targets) > 0 {
+	if strings.HasPrefix(m.Reply, inboxPrefix) && len(targets) > 0 {
 		select {
 		case t.replies <- struct{}{}:
 		case <-ctx.Done():

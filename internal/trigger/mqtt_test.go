@@ -1,12 +1,10 @@
 package trigger
 
 import (
-	"io"
-	"net"
 	"net/http"
 	"testing"
-	"time"
 
+	"github.com/funcd/funcd/internal/mqtttest"
 	"github.com/funcd/funcd/internal/queue"
 )
 
@@ -14,39 +12,14 @@ import (
 // message at QoS 0 and disconnects.
 func mqttPublish(t *testing.T, addr, topic string, payload []byte) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	c, err := mqtttest.Dial(addr, "funcd-test", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	send := func(kind byte, body []byte) {
-		pkt := []byte{kind}
-		for n := len(body); ; n >>= 7 { // remaining length, 7 bits a byte
-			if n < 0x80 {
-				pkt = append(pkt, byte(n))
-				break
-			}
-			pkt = append(pkt, byte(n&0x7f|0x80))
-		}
-		if _, err := c.Write(append(pkt, body...)); err != nil {
-			t.Fatal(err)
-		}
+	if err := c.Publish(topic, payload, 0); err != nil {
+		t.Fatal(err)
 	}
-	str := func(s string) []byte { return append([]byte{byte(len(s) >> 8), byte(len(s))}, s...) }
-
-	// CONNECT: protocol name, level 4, clean session, keep-alive 30s, client id.
-	connect := append(str("MQTT"), 4, 0x02, 0, 30)
-	send(0x10, append(connect, str("funcd-test")...))
-	ack := make([]byte, 4)
-	if _, err := io.ReadFull(c, ack); err != nil {
-		t.Fatalf("read CONNACK: %v", err)
-	}
-	if ack[0] != 0x20 || ack[3] != 0 {
-		t.Fatalf("CONNACK % x, want 20 02 00 00", ack)
-	}
-	send(0x30, append(str(topic), payload...)) // PUBLISH, QoS 0
-	send(0xe0, nil)                            // DISCONNECT
 }
 
 func TestMQTT(t *testing.T) {

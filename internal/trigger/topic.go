@@ -198,6 +198,9 @@ func mqttTopic(subject string) string {
 // NATS itself ($JS, $MQTT, $SYS…, _INBOX…). Functions may not subscribe to
 // such subjects, and messages on them are never delivered to functions,
 // even through a bare wildcard.
+// inboxPrefix starts the only reply subjects funcd answers.
+const inboxPrefix = "_INBOX."
+
 func reserved(subject string) bool {
 	first, _, _ := strings.Cut(subject, ".")
 	return first == "funcd" || strings.HasPrefix(first, "$") || strings.HasPrefix(first, "_INBOX")

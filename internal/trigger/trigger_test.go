@@ -102,6 +102,31 @@ func TestTwoFunctionsOneTopic(t *testing.T) {
 	}
 }
 
+// TestReplyOnlyToInboxes: a "request" whose reply subject is not an inbox
+// (here the JetStream API, where an answer would delete a stream) is an
+// ordinary event: queued, not answered.
+func TestReplyOnlyToInboxes(t *testing.T) {
+	h := newHarness(t)
+	h.fns.set(fn("a", "topic", "rpc.make"))
+	h.start()
+	h.waitSubs(1)
+	answered, err := h.pub.SubscribeSync("$JS.API.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.publish(&nats.Msg{Subject: "rpc.make", Reply: "$JS.API.STREAM.DELETE.X", Data: []byte("please")})
+	jobs := h.queue.waitJobs(t, 1)
+	if jobs[0].Function != "a" || string(jobs[0].Body) != "please" {
+		t.Errorf("enqueued %+v, want the message for a", jobs)
+	}
+	if inv := h.queue.Invoked(); len(inv) != 0 {
+		t.Errorf("invoked %d times to answer a reply subject outside _INBOX", len(inv))
+	}
+	if m, err := answered.NextMsg(100 * time.Millisecond); err == nil {
+		t.Errorf("funcd published %q to %s", m.Data, m.Subject)
+	}
+}
+
 func TestRequestReply(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -261,7 +286,7 @@ func TestRunStops(t *testing.T) {
 	)
 	h.start()
 	h.waitSubs(2)
-	if err := h.pub.PublishRequest("slow.req", "reply.nowhere", []byte("x")); err != nil {
+	if err := h.pub.PublishRequest("slow.req", "_INBOX.nowhere", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	select {
