@@ -177,21 +177,28 @@ func TestBadInputLeavesNothing(t *testing.T) {
 	f := startFuncd(t, WithArgs("--ready-timeout", "5s"))
 	ctx := t.Context()
 	tests := []struct {
-		name string
-		body string
-		code int
-		want string
+		name   string
+		body   string
+		code   int
+		want   string
+		header []string
 	}{
-		{"invalid name", `{"service":"Bad_Name","image":"` + imageRef("testfn:v1") + `"}`, 400, "Bad_Name"},
-		{"empty image", `{"service":"noimage","image":""}`, 400, "image"},
-		{"malformed JSON", `{"service":`, 400, "unmarshal"},
-		{"unpullable image", `{"service":"nopull","image":"` + imageRef("missing:v1") + `"}`, 400, "missing:v1"},
-		{"unknown secret", `{"service":"nosecret","image":"` + imageRef("testfn:v1") + `","secrets":["ghost"]}`, 400, "ghost"},
-		{"never ready", `{"service":"crashy","image":"` + imageRef("testfn:v1") + `","envVars":{"START_DELAY_MS":"60000"}}`, 400, "not ready"},
+		{"invalid name", `{"service":"Bad_Name","image":"` + imageRef("testfn:v1") + `"}`, 400, "Bad_Name", nil},
+		{"empty image", `{"service":"noimage","image":""}`, 400, "image", nil},
+		{"malformed JSON", `{"service":`, 400, "unmarshal", nil},
+		{"unpullable image", `{"service":"nopull","image":"` + imageRef("missing:v1") + `"}`, 400, "missing:v1", nil},
+		{"unknown secret", `{"service":"nosecret","image":"` + imageRef("testfn:v1") + `","secrets":["ghost"]}`, 400, "ghost", nil},
+		{"never ready", `{"service":"crashy","image":"` + imageRef("testfn:v1") + `","envVars":{"START_DELAY_MS":"60000"}}`, 400, "not ready", nil},
+		{"trailing data", `{"service":"twice","image":"` + imageRef("testfn:v1") + `"}{"service":"x"}`, 400, "after the JSON", nil},
+		// A hostile page in a browser holding the admin's credentials.
+		{"cross-site form", `{"service":"csrf","image":"` + imageRef("testfn:v1") + `"}`, 415, "application/json",
+			[]string{"Content-Type", "text/plain"}},
+		{"cross-site fetch", `{"service":"csrf","image":"` + imageRef("testfn:v1") + `"}`, 403, "cross-origin",
+			[]string{"Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, b := authed(t, f, http.MethodPost, "/system/functions", strings.NewReader(tt.body))
+			resp, b := authed(t, f, http.MethodPost, "/system/functions", strings.NewReader(tt.body), tt.header...)
 			if resp.StatusCode != tt.code || !strings.Contains(string(b), tt.want) {
 				t.Errorf("POST %s = %d %q, want %d mentioning %q", tt.body, resp.StatusCode, b, tt.code, tt.want)
 			}
@@ -205,7 +212,7 @@ func TestBadInputLeavesNothing(t *testing.T) {
 
 // authed sends a request with funcd's admin credentials and returns the
 // response (body closed) and its body.
-func authed(t *testing.T, f *Funcd, method, path string, body io.Reader) (*http.Response, []byte) {
+func authed(t *testing.T, f *Funcd, method, path string, body io.Reader, header ...string) (*http.Response, []byte) {
 	t.Helper()
 	pass, err := os.ReadFile(filepath.Join(f.StateDir, "secrets", "basic-auth-password"))
 	if err != nil {
@@ -216,6 +223,12 @@ func authed(t *testing.T, f *Funcd, method, path string, body io.Reader) (*http.
 		t.Fatal(err)
 	}
 	req.SetBasicAuth("admin", strings.TrimSpace(string(pass)))
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json") // as faas-cli sends it
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"runtime"
 	"strings"
@@ -69,7 +70,15 @@ type Gateway struct {
 // /function/{name}/{rest...}.
 func New(fns Functions, invoke http.Handler, cfg Config, log *slog.Logger) *Gateway {
 	g := &Gateway{fns: fns, invoke: invoke, cfg: cfg, log: log, mux: http.NewServeMux()}
-	auth := func(h http.HandlerFunc) http.Handler { return basicauth.Require(cfg.Credentials, h) }
+	// A browser that has cached the admin's Basic credentials sends them
+	// with any page's requests: refuse state-changing ones from another
+	// origin (Sec-Fetch-Site, else Origin against Host), before auth.
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, fmt.Sprintf("cross-origin request refused: %s %s from %q; the admin API takes requests only from this gateway's own pages and from non-browser clients",
+			r.Method, r.URL.Path, r.Header.Get("Origin")), http.StatusForbidden)
+	}))
+	auth := func(h http.HandlerFunc) http.Handler { return csrf.Handler(basicauth.Require(cfg.Credentials, h)) }
 
 	g.mux.Handle("GET /system/functions", auth(g.list))
 	g.mux.Handle("POST /system/functions", auth(g.deploy))
@@ -215,10 +224,29 @@ func namespace(candidates ...string) string {
 }
 
 // decode reads a JSON body of at most maxBodyBytes into v, answering 4xx
-// itself when it cannot.
+// itself when it cannot. The body must be declared application/json, as
+// faas-cli and the OpenFaaS SDK declare it: the types a page may send
+// without a preflight (text/plain, forms) are refused, so a hostile page
+// cannot post a deployment with a browser's cached credentials. Anything
+// after the JSON value is refused too, not silently ignored.
 func (g *Gateway) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); (err != nil || mt != "application/json") && (ct != "" || r.ContentLength != 0) {
+		http.Error(w, fmt.Sprintf("Content-Type %q: send the body as application/json", ct), http.StatusUnsupportedMediaType)
+		return false
+	}
 	body := http.MaxBytesReader(w, r.Body, maxBodyBytes)
-	err := json.NewDecoder(body).Decode(v)
+	dec := json.NewDecoder(body)
+	err := dec.Decode(v)
+	if err == nil {
+		if _, next := dec.Token(); next != io.EOF {
+			err = errTrailing
+			var tooBig *http.MaxBytesError
+			if errors.As(next, &tooBig) {
+				err = next
+			}
+		}
+	}
 	var tooBig *http.MaxBytesError
 	switch {
 	case err == nil:
@@ -232,6 +260,8 @@ func (g *Gateway) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	return false
 }
+
+var errTrailing = errors.New("unexpected data after the JSON value")
 
 // errorStatus is the one place errors become HTTP statuses.
 func errorStatus(err error) int {

@@ -147,6 +147,9 @@ func (e *env) do(method, target, body string, a auth) *httptest.ResponseRecorder
 		r = strings.NewReader(body)
 	}
 	req := httptest.NewRequest(method, target, r)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json") // as faas-cli sends it
+	}
 	switch a {
 	case authRight:
 		req.SetBasicAuth(creds.User, creds.Password)
@@ -513,6 +516,40 @@ func TestBadBodies(t *testing.T) {
 		}
 	}
 
+	// Bodies a browser can send cross-site without a preflight, and JSON
+	// with something after it, never reach the provider.
+	deploy := `{"service":"f","image":"i","functionName":"f","replicas":1}`
+	for _, rt := range routes {
+		for _, tc := range []struct {
+			name, ct, body string
+			want           int
+		}{
+			{"text/plain", "text/plain;charset=UTF-8", deploy, http.StatusUnsupportedMediaType},
+			{"form", "application/x-www-form-urlencoded", deploy, http.StatusUnsupportedMediaType},
+			{"multipart", "multipart/form-data; boundary=x", deploy, http.StatusUnsupportedMediaType},
+			{"no type", "", deploy, http.StatusUnsupportedMediaType},
+			{"trailing garbage", "application/json", deploy + `{"service":"g"}`, http.StatusBadRequest},
+			{"trailing brace", "application/json", deploy + `}`, http.StatusBadRequest},
+		} {
+			t.Run(rt.method+" "+rt.path+" "+tc.name, func(t *testing.T) {
+				e := newEnv(&fakeFunctions{})
+				req := httptest.NewRequest(rt.method, rt.path, strings.NewReader(tc.body))
+				if tc.ct != "" {
+					req.Header.Set("Content-Type", tc.ct)
+				}
+				req.SetBasicAuth(creds.User, creds.Password)
+				rec := httptest.NewRecorder()
+				e.gw.ServeHTTP(rec, req)
+				if rec.Code != tc.want {
+					t.Errorf("%s %s (%s) = %d %q, want %d", rt.method, rt.path, tc.name, rec.Code, rec.Body, tc.want)
+				}
+				if cs := e.fns.all(); len(cs) != 0 {
+					t.Errorf("%s %s (%s) reached the provider: %v", rt.method, rt.path, tc.name, cs[0].op)
+				}
+			})
+		}
+	}
+
 	for _, body := range []string{`{}`, `{"namespace":"dev"}`, `{"functionName":""}`} {
 		t.Run("delete without functionName "+body, func(t *testing.T) {
 			e := newEnv(&fakeFunctions{})
@@ -612,5 +649,53 @@ func TestUnknownRoutes(t *testing.T) {
 				t.Errorf("%s %s called %s", tt.method, tt.target, cs[0].op)
 			}
 		})
+	}
+}
+
+// TestCrossOriginRefused: a page on another site, in a browser holding
+// the admin's Basic credentials, can send requests but cannot change
+// anything: every state-changing /system route answers 403 before auth.
+// The gateway's own pages and non-browser clients (no Origin) work.
+func TestCrossOriginRefused(t *testing.T) {
+	routes := []struct{ method, path, body string }{
+		{"POST", "/system/functions", `{"service":"f","image":"i"}`},
+		{"PUT", "/system/functions", `{"service":"f","image":"i"}`},
+		{"DELETE", "/system/functions", `{"functionName":"f"}`},
+		{"POST", "/system/scale-function/f", `{"serviceName":"f","replicas":2}`},
+	}
+	for _, rt := range routes {
+		for _, tc := range []struct {
+			name   string
+			header map[string]string
+			want   bool // accepted
+		}{
+			{"foreign Origin", map[string]string{"Origin": "http://evil.example"}, false},
+			{"foreign Origin, other port", map[string]string{"Origin": "http://gw.local:9999"}, false},
+			{"null Origin", map[string]string{"Origin": "null"}, false},
+			{"Sec-Fetch-Site cross-site", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"}, false},
+			{"Sec-Fetch-Site same-site", map[string]string{"Sec-Fetch-Site": "same-site", "Origin": "http://other.gw.local"}, false},
+			{"own page", map[string]string{"Origin": "http://gw.local:8080", "Sec-Fetch-Site": "same-origin"}, true},
+			{"own page, old browser", map[string]string{"Origin": "http://gw.local:8080"}, true},
+			{"CLI", nil, true},
+		} {
+			t.Run(rt.method+" "+rt.path+" "+tc.name, func(t *testing.T) {
+				e := newEnv(&fakeFunctions{})
+				req := httptest.NewRequest(rt.method, "http://gw.local:8080"+rt.path, strings.NewReader(rt.body))
+				req.Header.Set("Content-Type", "application/json")
+				req.SetBasicAuth(creds.User, creds.Password)
+				for k, v := range tc.header {
+					req.Header.Set(k, v)
+				}
+				rec := httptest.NewRecorder()
+				e.gw.ServeHTTP(rec, req)
+				reached := len(e.fns.all()) > 0
+				if tc.want && !reached {
+					t.Errorf("%s %s from %s = %d %q, want it served", rt.method, rt.path, tc.name, rec.Code, rec.Body)
+				}
+				if !tc.want && (reached || rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "cross-origin")) {
+					t.Errorf("%s %s from %s = %d %q (provider reached: %v), want 403 naming it", rt.method, rt.path, tc.name, rec.Code, rec.Body, reached)
+				}
+			})
+		}
 	}
 }

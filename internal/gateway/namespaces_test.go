@@ -74,6 +74,7 @@ func TestNamespaceRoutes(t *testing.T) {
 	}
 	for _, s := range steps {
 		req := httptest.NewRequest(s.method, s.path, strings.NewReader(s.body))
+		req.Header.Set("Content-Type", "application/json")
 		req.SetBasicAuth(creds.User, creds.Password)
 		rec := httptest.NewRecorder()
 		g.ServeHTTP(rec, req)
