@@ -61,6 +61,9 @@ func (p *Provider) scaleOnce(now time.Time, states map[key]*scaleState) {
 		if err != nil {
 			continue // validated at deploy; an old record may predate a rule
 		}
+		if p.cfg.MaxReplicas > 0 {
+			s.max = min(s.max, p.cfg.MaxReplicas) // an old record may predate the cap
+		}
 		reqs := f.eps.requests.Load()
 		rps := float64(reqs-st.requests) / now.Sub(st.at).Seconds()
 		st.requests, st.at = reqs, now

@@ -18,8 +18,11 @@ import (
 // Annotations and labels the provider reads.
 const (
 	annotationReadyPath = "com.openfaas.ready.http.path"
-	labelScaleMin       = "com.openfaas.scale.min"
-	labelScaleMax       = "com.openfaas.scale.max"
+	// annotationNetRaw "true" gives a function CAP_NET_RAW back (raw and
+	// packet sockets), which funcd drops by default.
+	annotationNetRaw = "io.funcd.net-raw"
+	labelScaleMin    = "com.openfaas.scale.min"
+	labelScaleMax    = "com.openfaas.scale.max"
 )
 
 // defaultMaxReplicas bounds scaling when com.openfaas.scale.max is unset.
@@ -141,6 +144,9 @@ func (p *Provider) Scale(ctx context.Context, name, ns string, n uint64) error {
 	if _, max := replicaBounds(rec.Spec.Labels); n > max {
 		return fmt.Errorf("%w: replicas %d is above the maximum of %d (label %s)", ErrInvalid, n, max, labelScaleMax)
 	}
+	if p.cfg.MaxReplicas > 0 && n > p.cfg.MaxReplicas {
+		return fmt.Errorf("%w: replicas %d is above the %d replicas this host allows a function (--max-replicas)", ErrInvalid, n, p.cfg.MaxReplicas)
+	}
 	if err := p.reserveMemory(k, rec.Spec, n); err != nil {
 		return err
 	}
@@ -246,6 +252,17 @@ func (p *Provider) validate(d api.FunctionDeployment) (api.FunctionDeployment, e
 	if path := d.Annotations[annotationReadyPath]; path != "" && !strings.HasPrefix(path, "/") {
 		return d, fmt.Errorf("%w: annotation %s: %q must start with /", ErrInvalid, annotationReadyPath, path)
 	}
+	if v, ok := d.Annotations[annotationNetRaw]; ok {
+		if _, err := strconv.ParseBool(v); err != nil {
+			return d, fmt.Errorf("%w: annotation %s: %q must be true or false", ErrInvalid, annotationNetRaw, v)
+		}
+	}
+	if _, hi := replicaBounds(d.Labels); p.cfg.MaxReplicas > 0 && hi > p.cfg.MaxReplicas {
+		return d, fmt.Errorf("%w: label %s: %d is above the %d replicas this host allows a function (--max-replicas)", ErrInvalid, labelScaleMax, hi, p.cfg.MaxReplicas)
+	}
+	if lo, _ := replicaBounds(d.Labels); p.cfg.MaxReplicas > 0 && lo > p.cfg.MaxReplicas {
+		return d, fmt.Errorf("%w: label %s: %d is above the %d replicas this host allows a function (--max-replicas)", ErrInvalid, labelScaleMin, lo, p.cfg.MaxReplicas)
+	}
 	return d, nil
 }
 
@@ -342,6 +359,12 @@ func (p *Provider) stopReplicas(rs []*replica, grace time.Duration) {
 
 // env builds the container environment: envVars in a stable order, then
 // fprocess from envProcess, as the watchdogs expect.
+// netRaw reports whether d asks for CAP_NET_RAW back (validated at deploy).
+func netRaw(d api.FunctionDeployment) bool {
+	b, _ := strconv.ParseBool(d.Annotations[annotationNetRaw])
+	return b
+}
+
 func env(d api.FunctionDeployment) []string {
 	keys := slices.Sorted(maps.Keys(d.EnvVars))
 	out := make([]string, 0, len(keys)+1)

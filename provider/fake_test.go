@@ -326,6 +326,7 @@ func (h *harness) startWith(mod func(*Config)) *Provider {
 		ReadyTimeout: 2 * time.Second,
 		StopGrace:    time.Second,
 		FunctionPort: uint16(h.rt.port),
+		MaxReplicas:  50,
 	}
 	mod(&cfg)
 	p := New(h.rt, h.net, fakeSecrets{"db-pass": "/dev/null"}, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -69,6 +69,7 @@ func (p *Provider) containerSpec(rec record, r *replica, addr netip.Addr) (conta
 		Hostname:     r.id,
 		ReadOnlyRoot: d.ReadOnlyRootFilesystem,
 		NetNS:        r.netns,
+		NetRaw:       netRaw(d),
 	}
 	for _, m := range p.cfg.Mounts {
 		spec.Mounts = append(spec.Mounts, bindMount(m.Source, m.Destination))

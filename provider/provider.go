@@ -80,6 +80,7 @@ type Config struct {
 	ScaleDownDelay time.Duration // how long load must stay low before scaling down
 	MemoryBudget   int64         // bytes the memory limits of all replicas may add up to; 0 for no budget
 	PidsLimit      int64         // processes per replica; 0 for no limit
+	MaxReplicas    uint64        // most replicas of one function (labels, scaling, autoscaling); 0 for no cap
 	Events         Events        // told of cold starts, scaling and restarts; may be nil
 }
 

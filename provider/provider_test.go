@@ -73,8 +73,8 @@ func TestDeployStatusRoundTrip(t *testing.T) {
 	if !strings.Contains(env, "A=x=y=z") || !strings.Contains(env, "fprocess=cat") {
 		t.Errorf("container env = %q, want A and fprocess", spec.Env)
 	}
-	if !spec.ReadOnlyRoot {
-		t.Errorf("container ReadOnlyRoot = false, want true")
+	if !spec.ReadOnlyRoot || spec.NetRaw {
+		t.Errorf("container ReadOnlyRoot, NetRaw = %v, %v; want true, false", spec.ReadOnlyRoot, spec.NetRaw)
 	}
 	var secretMount bool
 	for _, m := range spec.Mounts {
@@ -101,6 +101,11 @@ func TestDeployRejects(t *testing.T) {
 		{"unpullable", api.FunctionDeployment{Service: "x", Image: "missing:1"}, ErrInvalid, "missing:1"},
 		{"bad scale label", deployment("x", withLabel(labelScaleMin, "many")), ErrInvalid, labelScaleMin},
 		{"min above max", deployment("x", withLabel(labelScaleMin, "5"), withLabel(labelScaleMax, "2")), ErrInvalid, labelScaleMax},
+		{"max above the host's", deployment("x", withLabel(labelScaleMax, "1000000000")), ErrInvalid, "--max-replicas"},
+		{"min above the host's", deployment("x", withLabel(labelScaleMin, "60"), withLabel(labelScaleMax, "60")), ErrInvalid, "--max-replicas"},
+		{"net-raw not a bool", deployment("x", func(d *api.FunctionDeployment) {
+			d.Annotations = map[string]string{annotationNetRaw: "maybe"}
+		}), ErrInvalid, annotationNetRaw},
 		{"namespace", deployment("x", func(d *api.FunctionDeployment) { d.Namespace = "other" }), ErrInvalid, "other"},
 		{"never ready", deployment("x", withEnv("MODE", "exit")), ErrStart, "exited"},
 		{"ready path fails", deployment("x", withEnv("READY", "false"), func(d *api.FunctionDeployment) {
@@ -124,6 +129,40 @@ func TestDeployRejects(t *testing.T) {
 				t.Errorf("Status after failed deploy = %v, want ErrNotFound", err)
 			}
 		})
+	}
+}
+
+// TestNetRawOnRequest: CAP_NET_RAW only for a function that asks.
+func TestNetRawOnRequest(t *testing.T) {
+	h := newHarness(t)
+	if err := h.p.Deploy(context.Background(), deployment("pinger", func(d *api.FunctionDeployment) {
+		d.Annotations = map[string]string{annotationNetRaw: "true"}
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if spec := h.rt.containers[h.rt.ids()[0]].spec; !spec.NetRaw {
+		t.Errorf("container NetRaw = false with %s=true", annotationNetRaw)
+	}
+}
+
+// TestScaleWithinTheHostsCap: a record from before the cap (max 1e9) can
+// still not be scaled past it.
+func TestScaleWithinTheHostsCap(t *testing.T) {
+	h := newHarness(t)
+	h.p.Shutdown(context.Background())
+	h.p = h.startWith(func(c *Config) { c.MaxReplicas = 0 })
+	ctx := context.Background()
+	if err := h.p.Deploy(ctx, deployment("big", withLabel(labelScaleMax, "1000000000"))); err != nil {
+		t.Fatal(err)
+	}
+	h.p.Shutdown(ctx)
+	h.p = h.start()
+	err := h.p.Scale(ctx, "big", "openfaas-fn", 1000000000)
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "--max-replicas") {
+		t.Errorf("Scale(1e9) = %v, want ErrInvalid naming --max-replicas", err)
+	}
+	if n := len(h.rt.ids()); n != 1 {
+		t.Errorf("%d containers after a refused scale, want 1", n)
 	}
 }
 

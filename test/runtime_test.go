@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -109,6 +112,78 @@ func TestIsolation(t *testing.T) {
 	}
 	if code, body, _ := call(ctx, c, "nobody", http.MethodGet, "/write?path=/etc/x", ""); code == 200 {
 		t.Errorf("a non-root function wrote to /etc: %d %q", code, body)
+	}
+
+	// No raw sockets (no ARP forgery on the shared bridge), even as root,
+	// unless asked for; ping sockets still work.
+	if capEff&(1<<13) != 0 {
+		t.Errorf("CapEff = %#x includes CAP_NET_RAW", capEff)
+	}
+	sockets := func(fn string) map[string]string {
+		t.Helper()
+		code, body, err := call(ctx, c, fn, http.MethodGet, "/sockets", "")
+		var m map[string]string
+		if err != nil || code != 200 || json.Unmarshal([]byte(body), &m) != nil {
+			t.Fatalf("/sockets in %s = %d %q, %v", fn, code, body, err)
+		}
+		return m
+	}
+	if s := sockets("ro"); s["raw"] == "ok" || s["ping"] != "ok" {
+		t.Errorf("sockets of a root function = %v; want raw refused, ping allowed", s)
+	}
+	if s := sockets("nobody"); s["raw"] == "ok" || s["ping"] != "ok" {
+		t.Errorf("sockets of a non-root function = %v; want raw refused, ping allowed", s)
+	}
+	deployReady(t, c, api.FunctionDeployment{Service: "pinger", Image: imageRef("testfn:v1"),
+		Annotations: map[string]string{"io.funcd.net-raw": "true"}})
+	if s := sockets("pinger"); s["raw"] != "ok" {
+		t.Errorf("sockets of a function with io.funcd.net-raw=true = %v; want raw allowed", s)
+	}
+	err = c.Deploy(ctx, api.FunctionDeployment{Service: "badraw", Image: imageRef("testfn:v1"),
+		Annotations: map[string]string{"io.funcd.net-raw": "maybe"}})
+	if !isStatus(err, 400) || !strings.Contains(err.Error(), "io.funcd.net-raw") {
+		t.Errorf("deploy with io.funcd.net-raw=maybe = %v, want 400 naming it", err)
+	}
+}
+
+// TestTmpCappedByMemory: /tmp is memory (a tmpfs the size of the memory
+// limit, charged to the function), so a function cannot fill the host's
+// disk through it, whether its root is read-only or not.
+func TestTmpCappedByMemory(t *testing.T) {
+	requireE2E(t)
+	f := startFuncd(t)
+	c := f.Client(t)
+	ctx := t.Context()
+	deployReady(t, c, api.FunctionDeployment{Service: "writer", Image: imageRef("testfn:v1"),
+		Limits: &api.FunctionResources{Memory: "96Mi"}})
+	deployReady(t, c, api.FunctionDeployment{Service: "nolimit", Image: imageRef("testfn:v1")})
+
+	if code, body, _ := call(ctx, c, "writer", http.MethodGet, "/file?path=/proc/mounts", ""); code != 200 || !regexp.MustCompile(`tmpfs /tmp tmpfs \S*size=98304k`).MatchString(body) {
+		t.Errorf("mounts of a function with 96Mi = %d; want /tmp a 96Mi tmpfs in:\n%s", code, body)
+	}
+	if code, body, _ := call(ctx, c, "nolimit", http.MethodGet, "/file?path=/proc/mounts", ""); code != 200 || !regexp.MustCompile(`tmpfs /tmp tmpfs \S*size=65536k`).MatchString(body) {
+		t.Errorf("mounts of a function without a limit = %d; want /tmp a 64Mi tmpfs in:\n%s", code, body)
+	}
+	// What the review did: 300 MB into /tmp of a 96Mi function.
+	if code, body, _ := call(ctx, c, "writer", http.MethodGet, "/write?path=/tmp/big&mb=300", ""); code == 200 {
+		t.Errorf("wrote 300 MiB into /tmp of a 96Mi function: %d %q", code, body)
+	}
+	du := func() int64 {
+		var n int64
+		_ = filepath.WalkDir(filepath.Join(h.Dir, "root"), func(_ string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				if fi, err := d.Info(); err == nil {
+					n += fi.Size()
+				}
+			}
+			return nil
+		})
+		return n
+	}
+	before := du()
+	_, _, _ = call(ctx, c, "nolimit", http.MethodGet, "/write?path=/tmp/big&mb=200", "")
+	if grew := du() - before; grew > 32<<20 {
+		t.Errorf("containerd's disk grew by %d MiB after a function wrote to /tmp", grew>>20)
 	}
 }
 

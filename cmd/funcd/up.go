@@ -105,6 +105,7 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		MemoryBudget:   cfg.MemoryBudget,
 		ScaleDownDelay: cfg.ScaleDownDelay,
 		PidsLimit:      cfg.PidsLimit,
+		MaxReplicas:    cfg.MaxReplicas,
 		Events:         m,
 		Mounts: []provider.Mount{
 			{Source: files.ResolvConf, Destination: "/etc/resolv.conf"},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	ctd "github.com/containerd/containerd"
+	"github.com/containerd/containerd/containers"
 	"github.com/containerd/containerd/contrib/seccomp"
 	"github.com/containerd/containerd/oci"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -19,9 +20,10 @@ type ContainerSpec struct {
 	Env          []string // KEY=VALUE, applied over the image's own
 	Hostname     string
 	Mounts       []specs.Mount
-	ReadOnlyRoot bool   // "/" read-only, with a writable tmpfs at /tmp
+	ReadOnlyRoot bool   // "/" read-only (/tmp is a tmpfs either way)
 	NetNS        string // path of a network namespace to join; "" for a new one
-	MemoryLimit  int64  // bytes; 0 for none
+	NetRaw       bool   // keep CAP_NET_RAW (raw and packet sockets)
+	MemoryLimit  int64  // bytes; 0 for none; also the size of /tmp
 	CPUMillis    int64  // CPU quota in millicores; 0 for none
 	PidsLimit    int64  // 0 for none
 }
@@ -44,8 +46,9 @@ func (c *Client) Create(ctx context.Context, ns string, s ContainerSpec) error {
 	if s.NetNS != "" {
 		specOpts = append(specOpts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: s.NetNS}))
 	}
+	specOpts = append(specOpts, withTmpfs("/tmp", tmpSize(s.MemoryLimit)))
 	if s.ReadOnlyRoot {
-		specOpts = append(specOpts, oci.WithRootFSReadonly(), withTmpfs("/tmp"))
+		specOpts = append(specOpts, oci.WithRootFSReadonly())
 	}
 	snapshot := snapshotKey(s.ID)
 	_, err = c.c.NewContainer(ctx, s.ID,
@@ -71,11 +74,17 @@ func snapshotKey(id string) string { return id + "-snapshot" }
 const cpuPeriod = 100000
 
 // limits turns s's resource limits into spec options, and always applies
-// the isolation every function gets: the default seccomp profile and no
-// privilege escalation (the default spec already keeps the default
-// capability set and no privileged mode).
+// the isolation every function gets: the default seccomp profile, no
+// privilege escalation, no privileged mode, and the default capability set
+// without CAP_NET_RAW unless s.NetRaw: functions share one layer-2 bridge,
+// where a raw socket can forge ARP replies and take another function's
+// address. ICMP echo still works without it, through unprivileged ping
+// sockets (net.ipv4.ping_group_range, as Docker sets it).
 func limits(s ContainerSpec) []oci.SpecOpts {
 	opts := []oci.SpecOpts{seccomp.WithDefaultProfile(), oci.WithNoNewPrivileges}
+	if !s.NetRaw {
+		opts = append(opts, oci.WithDroppedCapabilities([]string{"CAP_NET_RAW"}), withSysctl("net.ipv4.ping_group_range", "0 2147483647"))
+	}
 	if s.MemoryLimit > 0 {
 		opts = append(opts, oci.WithMemoryLimit(uint64(s.MemoryLimit)))
 	}
@@ -88,13 +97,40 @@ func limits(s ContainerSpec) []oci.SpecOpts {
 	return opts
 }
 
-func withTmpfs(dest string) oci.SpecOpts {
+// defaultTmpSize caps /tmp of a function without a memory limit.
+const defaultTmpSize = 64 << 20
+
+// tmpSize is the size of a function's /tmp: its memory limit, since what
+// it writes there is memory charged to it (so the kernel enforces the
+// limit anyway, and /tmp can never fill the host's disk), or 64 MiB
+// without one.
+func tmpSize(memoryLimit int64) int64 {
+	if memoryLimit > 0 {
+		return memoryLimit
+	}
+	return defaultTmpSize
+}
+
+func withTmpfs(dest string, size int64) oci.SpecOpts {
 	return oci.WithMounts([]specs.Mount{{
 		Destination: dest,
 		Type:        "tmpfs",
 		Source:      "tmpfs",
-		Options:     []string{"nosuid", "nodev", "mode=1777", "size=64m"},
+		Options:     []string{"nosuid", "nodev", "mode=1777", fmt.Sprintf("size=%d", size)},
 	}})
+}
+
+func withSysctl(key, value string) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		if s.Linux == nil {
+			s.Linux = &specs.Linux{}
+		}
+		if s.Linux.Sysctl == nil {
+			s.Linux.Sysctl = map[string]string{}
+		}
+		s.Linux.Sysctl[key] = value
+		return nil
+	}
 }
 
 // Info is what List reports of a container.

@@ -62,6 +62,7 @@ func main() {
 	mux.HandleFunc("/env", env)
 	mux.HandleFunc("/file", file)
 	mux.HandleFunc("/write", write)
+	mux.HandleFunc("/sockets", sockets)
 	mux.HandleFunc("/get", get)
 	mux.HandleFunc("/sleep", sleep)
 	mux.HandleFunc("/ready", ready)
@@ -161,12 +162,31 @@ func file(w http.ResponseWriter, r *http.Request) {
 
 // write tries to create the file named by ?path= and says what happened:
 // 200 "wrote" or 500 with the error.
+// write writes "x" to ?path=, or ?mb= MiB of zeros.
 func write(w http.ResponseWriter, r *http.Request) {
-	if err := os.WriteFile(r.URL.Query().Get("path"), []byte("x"), 0o644); err != nil {
+	data := []byte("x")
+	if mb, err := strconv.Atoi(r.URL.Query().Get("mb")); err == nil && mb > 0 {
+		data = make([]byte, mb<<20)
+	}
+	if err := os.WriteFile(r.URL.Query().Get("path"), data, 0o644); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	fmt.Fprintln(w, "wrote")
+}
+
+// sockets reports which kinds of ICMP sockets the function may open: raw
+// ones need CAP_NET_RAW, ping ones (datagram) the ping_group_range sysctl.
+func sockets(w http.ResponseWriter, _ *http.Request) {
+	try := func(typ int) string {
+		fd, err := syscall.Socket(syscall.AF_INET, typ, syscall.IPPROTO_ICMP)
+		if err != nil {
+			return err.Error()
+		}
+		syscall.Close(fd)
+		return "ok"
+	}
+	writeJSON(w, map[string]string{"raw": try(syscall.SOCK_RAW), "ping": try(syscall.SOCK_DGRAM)})
 }
 
 // get fetches ?url= and relays status and body: one function calling
