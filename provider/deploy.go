@@ -38,6 +38,9 @@ func (p *Provider) Deploy(ctx context.Context, d api.FunctionDeployment) error {
 	if p.get(k) != nil {
 		return fmt.Errorf("function %s: %w; update it with PUT", k, ErrExists)
 	}
+	if err := p.rt.Ping(ctx); err != nil {
+		return fmt.Errorf("deploy %s: %w", k, err)
+	}
 	image, err := p.ensureImage(ctx, d)
 	if err != nil {
 		return err
@@ -83,6 +86,9 @@ func (p *Provider) Update(ctx context.Context, d api.FunctionDeployment) error {
 		return err
 	}
 	defer unlock()
+	if err := p.rt.Ping(ctx); err != nil {
+		return fmt.Errorf("update %s: %w", k, err)
+	}
 	image, err := p.ensureImage(ctx, d)
 	if err != nil {
 		return err
@@ -115,6 +121,11 @@ func (p *Provider) Delete(ctx context.Context, name, ns string) error {
 		return err
 	}
 	defer unlock()
+	// Without containerd the replicas could not be stopped: they would
+	// keep running, unrecorded, until the next start.
+	if err := p.rt.Ping(ctx); err != nil {
+		return fmt.Errorf("delete %s: %w", k, err)
+	}
 	if err := p.store.remove(ns, name); err != nil {
 		return err
 	}
@@ -140,6 +151,9 @@ func (p *Provider) Scale(ctx context.Context, name, ns string, n uint64) error {
 	rec, rs := f.snapshot()
 	if _, max := replicaBounds(rec.Spec.Labels); n > max {
 		return fmt.Errorf("%w: replicas %d is above the maximum of %d (label %s)", ErrInvalid, n, max, labelScaleMax)
+	}
+	if err := p.rt.Ping(ctx); err != nil {
+		return fmt.Errorf("scale %s to %d: %w", k, n, err)
 	}
 	if err := p.reserveMemory(k, rec.Spec, n); err != nil {
 		return err
