@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,9 +21,10 @@ import (
 // invocations. The functions' shims keep them running, so no invocation
 // may fail and every task keeps its PID; /system calls that need
 // containerd answer 503 naming it meanwhile and leave nothing behind; and
-// once containerd is back funcd supervises as before (a replica whose
-// process dies is restarted). Last, funcd started while containerd is
-// stopped waits for it and adopts the same tasks.
+// once containerd is back funcd supervises as before: a replica whose
+// process dies, after containerd is back or while it is away, is
+// restarted. Last, funcd started while containerd is stopped waits for it
+// and adopts the same tasks.
 func TestContainerdRestart(t *testing.T) {
 	requireE2E(t)
 	// A replica out of routing makes invocations wait for one: with a
@@ -135,29 +138,41 @@ func TestContainerdRestart(t *testing.T) {
 	}
 
 	// Supervision goes on: a replica whose process dies is restarted in
-	// its container.
-	var id string
-	var pid uint32
-	for id, pid = range before {
-		break
+	// its container, whether it dies once containerd is back or while
+	// containerd is away (then its real exit status is read once
+	// containerd is back: SIGKILL, 137).
+	ids := slices.Sorted(maps.Keys(before))
+	replaced := func(id string, pid uint32, when string) {
+		t.Helper()
+		eventually(t, time.Minute, func() error {
+			if now := tasks(t, "steady")[id]; now == 0 || now == pid {
+				return fmt.Errorf("replica %s killed %s has pid %d, want a new task", id, when, now)
+			}
+			st, err := c.GetFunction(ctx, "steady", "")
+			if err != nil || st.AvailableReplicas != 2 {
+				return fmt.Errorf("status = %+v, %v; want 2 ready replicas", st, err)
+			}
+			return nil
+		})
+		if code, body, err := call(ctx, c, "steady", http.MethodGet, "/", ""); err != nil || code != http.StatusOK {
+			t.Errorf("invoke after the replica killed %s restarted = %d %q, %v", when, code, body, err)
+		}
 	}
 	killed := time.Now()
-	if err := syscall.Kill(int(pid), syscall.SIGKILL); err != nil {
-		t.Fatalf("kill replica %s (pid %d): %v", id, pid, err)
-	}
-	eventually(t, time.Minute, func() error {
-		if now := tasks(t, "steady")[id]; now == 0 || now == pid {
-			return fmt.Errorf("replica %s has pid %d, want a new task", id, now)
-		}
-		st, err := c.GetFunction(ctx, "steady", "")
-		if err != nil || st.AvailableReplicas != 2 {
-			return fmt.Errorf("status = %+v, %v; want 2 ready replicas", st, err)
-		}
-		return nil
-	})
+	kill(t, ids[0], before[ids[0]])
+	replaced(ids[0], before[ids[0]], "after the containerd restart")
 	t.Logf("replica killed after the containerd restart was serving again %v later", time.Since(killed).Round(time.Millisecond))
-	if code, body, err := call(ctx, c, "steady", http.MethodGet, "/", ""); err != nil || code != http.StatusOK {
-		t.Errorf("invoke after the replica restarted = %d %q, %v", code, body, err)
+
+	if err := h.Containerd.Stop(); err != nil {
+		t.Fatalf("stop containerd: %v", err)
+	}
+	kill(t, ids[1], before[ids[1]])
+	if err := h.Containerd.Start(ctx); err != nil {
+		t.Fatalf("start containerd again: %v", err)
+	}
+	replaced(ids[1], before[ids[1]], "while containerd was stopped")
+	if want := fmt.Sprintf("replica=%s code=137", ids[1]); !strings.Contains(testenv.Tail(f.LogPath, 100), want) {
+		t.Errorf("funcd log lacks %q: the exit status of a task that died while containerd was away was not read", want)
 	}
 
 	// funcd started while containerd is down waits for it, then adopts
@@ -186,5 +201,13 @@ func TestContainerdRestart(t *testing.T) {
 	}
 	if code, body, err := call(ctx, c, "steady", http.MethodGet, "/", ""); err != nil || code != http.StatusOK {
 		t.Errorf("invoke after funcd started while containerd was stopped = %d %q, %v", code, body, err)
+	}
+}
+
+// kill sends SIGKILL to replica id's process.
+func kill(t *testing.T, id string, pid uint32) {
+	t.Helper()
+	if err := syscall.Kill(int(pid), syscall.SIGKILL); err != nil {
+		t.Fatalf("kill replica %s (pid %d): %v", id, pid, err)
 	}
 }
