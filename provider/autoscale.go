@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"time"
 )
@@ -124,8 +125,15 @@ func (p *Provider) autoScale(k key, n uint64) {
 	p.log.Info("autoscaled", "function", k.String(), "replicas", n)
 }
 
+// wakeRetry is how often a scale from zero is tried again while
+// containerd cannot be reached.
+const wakeRetry = time.Second
+
 // wake starts the function's replicas when a request finds it at zero.
-// Concurrent requests share one wake-up.
+// Concurrent requests share one wake-up. While containerd cannot be
+// reached (a restart), the wake-up is tried again every wakeRetry, so
+// that requests waiting (each bounded by its own timeout) are served once
+// containerd is back; it gives up after the ready timeout and a minute.
 func (p *Provider) wake(k key, f *function) {
 	if !f.waking.CompareAndSwap(false, true) {
 		return
@@ -134,18 +142,33 @@ func (p *Provider) wake(k key, f *function) {
 	go func() {
 		defer p.wg.Done()
 		defer f.waking.Store(false)
-		rec, _ := f.snapshot()
-		if rec.Replicas > 0 {
-			return // someone scaled it up meanwhile
-		}
-		s, _ := parseScaling(rec.Spec.Labels)
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(p.ctx, p.cfg.ReadyTimeout+time.Minute)
 		defer cancel()
-		if err := p.Scale(ctx, k.name, k.ns, max(s.min, 1)); err != nil {
-			p.log.Error("scale from zero", "function", k.String(), "err", err)
-			return
+		for attempt := 1; ; attempt++ {
+			rec, _ := f.snapshot()
+			if rec.Replicas > 0 {
+				return // someone scaled it up meanwhile
+			}
+			s, _ := parseScaling(rec.Spec.Labels)
+			err := p.Scale(ctx, k.name, k.ns, max(s.min, 1))
+			if err == nil {
+				p.log.Info("scaled from zero", "function", k.String(), "in", time.Since(start))
+				return
+			}
+			if !errors.Is(err, ErrUnavailable) || ctx.Err() != nil {
+				p.log.Error("scale from zero", "function", k.String(), "err", err)
+				return
+			}
+			if attempt == 1 {
+				p.log.Warn("scale from zero: containerd is unavailable; retrying", "function", k.String(), "every", wakeRetry, "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				p.log.Error("scale from zero: gave up", "function", k.String(), "after", time.Since(start).Round(time.Millisecond), "err", err)
+				return
+			case <-time.After(wakeRetry):
+			}
 		}
-		p.log.Info("scaled from zero", "function", k.String(), "in", time.Since(start))
 	}()
 }

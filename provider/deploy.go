@@ -41,6 +41,9 @@ func (p *Provider) Deploy(ctx context.Context, d api.FunctionDeployment) error {
 	if p.get(k) != nil {
 		return fmt.Errorf("function %s: %w; update it with PUT", k, ErrExists)
 	}
+	if err := p.rt.Ping(ctx); err != nil {
+		return fmt.Errorf("deploy %s: %w", k, err)
+	}
 	image, err := p.ensureImage(ctx, d)
 	if err != nil {
 		return err
@@ -86,6 +89,9 @@ func (p *Provider) Update(ctx context.Context, d api.FunctionDeployment) error {
 		return err
 	}
 	defer unlock()
+	if err := p.rt.Ping(ctx); err != nil {
+		return fmt.Errorf("update %s: %w", k, err)
+	}
 	image, err := p.ensureImage(ctx, d)
 	if err != nil {
 		return err
@@ -118,6 +124,11 @@ func (p *Provider) Delete(ctx context.Context, name, ns string) error {
 		return err
 	}
 	defer unlock()
+	// Without containerd the replicas could not be stopped: they would
+	// keep running, unrecorded, until the next start.
+	if err := p.rt.Ping(ctx); err != nil {
+		return fmt.Errorf("delete %s: %w", k, err)
+	}
 	if err := p.store.remove(ns, name); err != nil {
 		return err
 	}
@@ -146,6 +157,9 @@ func (p *Provider) Scale(ctx context.Context, name, ns string, n uint64) error {
 	}
 	if p.cfg.MaxReplicas > 0 && n > p.cfg.MaxReplicas {
 		return fmt.Errorf("%w: replicas %d is above the %d replicas this host allows a function (--max-replicas)", ErrInvalid, n, p.cfg.MaxReplicas)
+	}
+	if err := p.rt.Ping(ctx); err != nil {
+		return fmt.Errorf("scale %s to %d: %w", k, n, err)
 	}
 	if err := p.reserveMemory(k, rec.Spec, n); err != nil {
 		return err

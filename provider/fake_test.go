@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,9 +21,12 @@ import (
 
 // fakeRuntime runs "tasks" as HTTP servers on 127.0.0.N:port, where N comes
 // from fakeNet. A container whose env holds MODE=exit exits at once when
-// started; READY=false makes /ready answer 503.
+// started; READY=false makes /ready answer 503. While down is set, every
+// call fails with containerd.ErrUnavailable and tasks keep running, as
+// they do under their shims while containerd restarts.
 type fakeRuntime struct {
 	port int
+	down atomic.Bool
 
 	mu         sync.Mutex
 	containers map[string]*fakeContainer
@@ -73,7 +77,20 @@ func newFakeRuntime(t *testing.T) *fakeRuntime {
 	return rt
 }
 
+// errDown is what every call answers while the fake containerd is down.
+var errDown = fmt.Errorf("fake: %w", containerd.ErrUnavailable)
+
+func (rt *fakeRuntime) Ping(ctx context.Context) error {
+	if rt.down.Load() {
+		return errDown
+	}
+	return nil
+}
+
 func (rt *fakeRuntime) EnsureImage(ctx context.Context, ns, ref string) (string, error) {
+	if rt.down.Load() {
+		return "", errDown
+	}
 	if strings.Contains(ref, "missing") {
 		return "", fmt.Errorf("%w %s: not found", containerd.ErrPull, ref)
 	}
@@ -81,6 +98,9 @@ func (rt *fakeRuntime) EnsureImage(ctx context.Context, ns, ref string) (string,
 }
 
 func (rt *fakeRuntime) Create(ctx context.Context, ns string, s containerd.ContainerSpec) error {
+	if rt.down.Load() {
+		return errDown
+	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if _, ok := rt.containers[s.ID]; ok {
@@ -91,6 +111,9 @@ func (rt *fakeRuntime) Create(ctx context.Context, ns string, s containerd.Conta
 }
 
 func (rt *fakeRuntime) NewTask(ctx context.Context, ns, id, logPath string) (containerd.Task, error) {
+	if rt.down.Load() {
+		return containerd.Task{}, errDown
+	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	c, ok := rt.containers[id]
@@ -107,6 +130,9 @@ func (rt *fakeRuntime) NewTask(ctx context.Context, ns, id, logPath string) (con
 }
 
 func (rt *fakeRuntime) StartTask(ctx context.Context, ns, id string) error {
+	if rt.down.Load() {
+		return errDown
+	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	c := rt.containers[id]
@@ -136,6 +162,9 @@ func (rt *fakeRuntime) StartTask(ctx context.Context, ns, id string) error {
 }
 
 func (rt *fakeRuntime) Wait(ctx context.Context, ns, id string) (<-chan containerd.Exit, error) {
+	if rt.down.Load() {
+		return nil, errDown
+	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	c := rt.containers[id]
@@ -146,6 +175,9 @@ func (rt *fakeRuntime) Wait(ctx context.Context, ns, id string) (<-chan containe
 }
 
 func (rt *fakeRuntime) StopTask(ctx context.Context, ns, id string, grace time.Duration) error {
+	if rt.down.Load() {
+		return errDown
+	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if c := rt.containers[id]; c != nil && c.task != nil {
@@ -156,6 +188,9 @@ func (rt *fakeRuntime) StopTask(ctx context.Context, ns, id string, grace time.D
 }
 
 func (rt *fakeRuntime) Delete(ctx context.Context, ns, id string) error {
+	if rt.down.Load() {
+		return errDown
+	}
 	rt.StopTask(ctx, ns, id, 0)
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
@@ -164,6 +199,9 @@ func (rt *fakeRuntime) Delete(ctx context.Context, ns, id string) error {
 }
 
 func (rt *fakeRuntime) List(ctx context.Context, ns string, match map[string]string) ([]containerd.Info, error) {
+	if rt.down.Load() {
+		return nil, errDown
+	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	var out []containerd.Info

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
@@ -41,7 +42,9 @@ func (p *Provider) park(f *function, rs []*replica) {
 }
 
 // unpark boots up to n parked replicas and returns those that became
-// ready, supervised. Those that fail are released.
+// ready, supervised. Those that fail are released, unless containerd could
+// not be reached: those stay parked (releasing them would fail too, and
+// leave their containers behind).
 func (p *Provider) unpark(ctx context.Context, f *function, n int) []*replica {
 	f.mu.Lock()
 	n = min(n, len(f.parked))
@@ -49,12 +52,21 @@ func (p *Provider) unpark(ctx context.Context, f *function, n int) []*replica {
 	f.parked = append([]*replica(nil), f.parked[n:]...)
 	f.mu.Unlock()
 	ok := make([]bool, len(rs))
+	var mu sync.Mutex
+	var keep []*replica
 	var wg sync.WaitGroup
 	for i, r := range rs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			exited, err := p.boot(ctx, r)
+			if errors.Is(err, ErrUnavailable) {
+				p.log.Warn("parked replica did not start; it stays parked", "replica", r.id, "err", err)
+				mu.Lock()
+				keep = append(keep, r)
+				mu.Unlock()
+				return
+			}
 			if err != nil {
 				p.log.Warn("parked replica did not start; creating a new one", "replica", r.id, "err", err)
 				p.release(r)
@@ -65,6 +77,11 @@ func (p *Provider) unpark(ctx context.Context, f *function, n int) []*replica {
 		}()
 	}
 	wg.Wait()
+	if len(keep) > 0 {
+		f.mu.Lock()
+		f.parked = append(f.parked, keep...)
+		f.mu.Unlock()
+	}
 	var out []*replica
 	for i, r := range rs {
 		if ok[i] {

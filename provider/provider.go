@@ -30,10 +30,16 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
 	ErrInvalid  = errors.New("invalid")
+	// ErrUnavailable: containerd cannot be reached (it is stopped or
+	// restarting). The operation changed nothing and may be retried.
+	ErrUnavailable = containerd.ErrUnavailable
 )
 
-// Runtime is what the provider needs from containerd.
+// Runtime is what the provider needs from containerd. Its errors wrap
+// containerd.ErrUnavailable when containerd cannot be reached.
 type Runtime interface {
+	// Ping checks that containerd answers.
+	Ping(ctx context.Context) error
 	EnsureImage(ctx context.Context, ns, ref string) (string, error)
 	Create(ctx context.Context, ns string, s containerd.ContainerSpec) error
 	NewTask(ctx context.Context, ns, id, logPath string) (containerd.Task, error)

@@ -70,7 +70,7 @@ var ErrStart = errors.New("function did not start")
 func (p *Provider) boot(ctx context.Context, r *replica) (<-chan containerd.Exit, error) {
 	task, err := p.rt.NewTask(ctx, r.ns, r.id, p.logPath(r))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrStart, err)
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	r.pid.Store(task.PID)
 	// Wait before Start, as containerd asks, so a fast exit is not missed.
@@ -78,7 +78,7 @@ func (p *Provider) boot(ctx context.Context, r *replica) (<-chan containerd.Exit
 	exited, err := p.rt.Wait(wctx, r.ns, r.id)
 	if err == nil {
 		if err = p.rt.StartTask(ctx, r.ns, r.id); err != nil {
-			err = fmt.Errorf("%w: %v", ErrStart, err)
+			err = fmt.Errorf("%w: %w", ErrStart, err)
 		}
 	}
 	if err == nil {

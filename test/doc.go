@@ -30,6 +30,12 @@
 //	f.Subnet, f.LogPath, f.Cmd
 //	containerdClient(t)                client of the private containerd
 //	containerdAddress(t)               its socket
+//	h.Containerd.Stop, Start, Running  stop the private containerd (SIGTERM
+//	                                   to the daemon only: shims and tasks
+//	                                   keep running) and start it again on
+//	                                   the same socket, root and state; a
+//	                                   test that stops it starts it again
+//	                                   in its cleanup
 //	imageRef("testfn:v1")              reference in the private registry
 //	eventually(t, timeout, f)          poll f until it returns nil
 //	recorded(t, c, name)               the calls testfn's /record saw

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	ctd "github.com/containerd/containerd"
+	ctderrdefs "github.com/containerd/containerd/errdefs"
 	"github.com/containerd/containerd/namespaces"
 	"github.com/containerd/errdefs"
 )
@@ -27,6 +28,29 @@ var ErrNotFound = errdefs.ErrNotFound
 
 // IsNotFound reports whether err means the object does not exist.
 func IsNotFound(err error) bool { return errdefs.IsNotFound(err) || errors.Is(err, ErrNotFound) }
+
+// ErrUnavailable is returned (wrapped) by every method when containerd
+// cannot be reached: it is stopped or restarting. Nothing was done; the
+// call may be retried once containerd is back (the connection reconnects
+// by itself).
+var ErrUnavailable = errors.New("containerd is unavailable")
+
+// isUnavailable reports whether err says containerd could not be reached.
+// Some client calls turn gRPC errors into errdefs classes, others (Wait,
+// Version) return them as they are; both are recognised.
+func isUnavailable(err error) bool {
+	return errors.Is(err, ErrUnavailable) || errdefs.IsUnavailable(err) ||
+		errdefs.IsUnavailable(ctderrdefs.FromGRPC(err))
+}
+
+// markUnavailable wraps *err with ErrUnavailable when it says containerd
+// could not be reached. Exported methods defer it, so callers can check
+// errors.Is(err, ErrUnavailable) whatever the call.
+func markUnavailable(err *error) {
+	if *err != nil && !errors.Is(*err, ErrUnavailable) && isUnavailable(*err) {
+		*err = fmt.Errorf("%w: %w", ErrUnavailable, *err)
+	}
+}
 
 // Client wraps a containerd client with funcd's registry settings.
 type Client struct {
@@ -94,12 +118,37 @@ func dial(ctx context.Context, address string) (*ctd.Client, error) {
 func (c *Client) Close() error { return c.c.Close() }
 
 // Version returns the daemon's version.
-func (c *Client) Version(ctx context.Context) (string, error) {
+func (c *Client) Version(ctx context.Context) (_ string, err error) {
+	defer markUnavailable(&err)
 	v, err := c.c.Version(ctx)
 	if err != nil {
 		return "", fmt.Errorf("containerd version: %w", err)
 	}
 	return v.Version, nil
+}
+
+// pingTimeout bounds Ping: a containerd that does not answer a version
+// request within it is as good as down for an API call.
+const pingTimeout = 3 * time.Second
+
+// Ping checks that containerd answers. When it does not (it is stopped,
+// restarting or hung), the error wraps ErrUnavailable. Operations that
+// change several things call it first, so that they fail before changing
+// anything rather than half-way.
+func (c *Client) Ping(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	_, err := c.c.Version(pctx)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("ping containerd: %w", ctx.Err())
+	case isUnavailable(err) || errors.Is(pctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("ping containerd: %w: %w", ErrUnavailable, err)
+	default:
+		return fmt.Errorf("ping containerd: %w", err)
+	}
 }
 
 func withNS(ctx context.Context, ns string) context.Context {

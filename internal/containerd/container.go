@@ -30,7 +30,8 @@ type ContainerSpec struct {
 
 // Create creates the container and its writable snapshot. On failure
 // nothing is left behind.
-func (c *Client) Create(ctx context.Context, ns string, s ContainerSpec) error {
+func (c *Client) Create(ctx context.Context, ns string, s ContainerSpec) (err error) {
+	defer markUnavailable(&err)
 	ctx = withNS(ctx, ns)
 	img, err := c.c.GetImage(ctx, s.Image)
 	if err != nil {
@@ -143,7 +144,8 @@ type Info struct {
 
 // List returns the containers in ns whose labels match every key and value
 // in match; an empty value matches any value of that key.
-func (c *Client) List(ctx context.Context, ns string, match map[string]string) ([]Info, error) {
+func (c *Client) List(ctx context.Context, ns string, match map[string]string) (_ []Info, err error) {
+	defer markUnavailable(&err)
 	ctx = withNS(ctx, ns)
 	var filters []string
 	for k, v := range match {
@@ -161,7 +163,6 @@ func (c *Client) List(ctx context.Context, ns string, match map[string]string) (
 		filter += f
 	}
 	var list []ctd.Container
-	var err error
 	if filter == "" {
 		list, err = c.c.Containers(ctx)
 	} else {
@@ -192,7 +193,8 @@ func (c *Client) List(ctx context.Context, ns string, match map[string]string) (
 }
 
 // SetLabels adds or replaces labels on container id.
-func (c *Client) SetLabels(ctx context.Context, ns, id string, labels map[string]string) error {
+func (c *Client) SetLabels(ctx context.Context, ns, id string, labels map[string]string) (err error) {
+	defer markUnavailable(&err)
 	ctx = withNS(ctx, ns)
 	ctr, err := c.c.LoadContainer(ctx, id)
 	if err != nil {
@@ -206,7 +208,8 @@ func (c *Client) SetLabels(ctx context.Context, ns, id string, labels map[string
 
 // Delete removes container id with its snapshot, killing any task it still
 // has. A container that does not exist is not an error.
-func (c *Client) Delete(ctx context.Context, ns, id string) error {
+func (c *Client) Delete(ctx context.Context, ns, id string) (err error) {
+	defer markUnavailable(&err)
 	if err := c.StopTask(ctx, ns, id, 0); err != nil {
 		return err
 	}

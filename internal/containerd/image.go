@@ -42,13 +42,20 @@ func NormalizeRef(ref string) (string, error) {
 // with images imported from a tarball, keeps working). Otherwise the image
 // is pulled; if that fails but a local copy exists, the local copy is used
 // and a warning logged.
-func (c *Client) EnsureImage(ctx context.Context, ns, ref string) (string, error) {
-	ref, err := NormalizeRef(ref)
+//
+// When containerd cannot be reached the error wraps ErrUnavailable, not
+// ErrPull: the reference is not at fault.
+func (c *Client) EnsureImage(ctx context.Context, ns, ref string) (_ string, err error) {
+	defer markUnavailable(&err)
+	ref, err = NormalizeRef(ref)
 	if err != nil {
 		return "", err
 	}
 	ctx = withNS(ctx, ns)
 	local, lerr := c.c.GetImage(ctx, ref)
+	if lerr != nil && isUnavailable(lerr) {
+		return "", fmt.Errorf("image %s: %w", ref, lerr)
+	}
 	if lerr == nil && !floating(ref) {
 		return ref, c.unpack(ctx, local)
 	}
@@ -58,6 +65,11 @@ func (c *Client) EnsureImage(ctx context.Context, ns, ref string) (string, error
 		ctd.WithResolver(c.resolver()),
 	)
 	if err != nil {
+		// A pull fails in the registry or in containerd; only asking
+		// containerd tells which (registry errors can look alike).
+		if perr := c.Ping(ctx); errors.Is(perr, ErrUnavailable) {
+			return "", fmt.Errorf("pull %s: %w: %v", ref, ErrUnavailable, err)
+		}
 		if lerr == nil {
 			c.log.Warn("pull failed; using the local copy", "image", ref, "err", err)
 			return ref, c.unpack(ctx, local)

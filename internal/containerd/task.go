@@ -39,7 +39,8 @@ const LogMaxSizeFlag = "--log-max-size"
 // NewTask creates container id's task without starting it, its stdout and
 // stderr recorded in logPath by the log driver. A task left over from an
 // earlier run is deleted first.
-func (c *Client) NewTask(ctx context.Context, ns, id, logPath string) (Task, error) {
+func (c *Client) NewTask(ctx context.Context, ns, id, logPath string) (_ Task, err error) {
+	defer markUnavailable(&err)
 	ctx = withNS(ctx, ns)
 	ctr, err := c.c.LoadContainer(ctx, id)
 	if err != nil {
@@ -71,7 +72,8 @@ func (c *Client) NewTask(ctx context.Context, ns, id, logPath string) (Task, err
 }
 
 // StartTask starts the created task of container id.
-func (c *Client) StartTask(ctx context.Context, ns, id string) error {
+func (c *Client) StartTask(ctx context.Context, ns, id string) (err error) {
+	defer markUnavailable(&err)
 	t, err := c.task(ctx, ns, id)
 	if err != nil {
 		return fmt.Errorf("start task %s: %w", id, err)
@@ -86,12 +88,20 @@ func (c *Client) StartTask(ctx context.Context, ns, id string) error {
 type Exit struct {
 	Code uint32
 	At   time.Time
-	Err  error // set when the exit status could not be read
+	Err  error // set when the task is gone and its exit status unknown (Code 255)
 }
 
 // Wait returns a channel that receives container id's task exit. It stops
 // waiting (without a value) when ctx ends.
-func (c *Client) Wait(ctx context.Context, ns, id string) (<-chan Exit, error) {
+//
+// A broken connection to containerd (containerd stopped or restarting) is
+// not an exit: the task's shim keeps it running meanwhile. Wait then polls
+// until containerd answers and waits again, so the channel receives how
+// the task really ended, also when it ended while containerd was away. A
+// task that is gone when containerd is back (its shim died with it) or
+// was replaced by another one is reported as an exit with Err set.
+func (c *Client) Wait(ctx context.Context, ns, id string) (_ <-chan Exit, err error) {
+	defer markUnavailable(&err)
 	t, err := c.task(ctx, ns, id)
 	if err != nil {
 		return nil, fmt.Errorf("wait task %s: %w", id, err)
@@ -103,22 +113,92 @@ func (c *Client) Wait(ctx context.Context, ns, id string) (<-chan Exit, error) {
 	out := make(chan Exit, 1)
 	go func() {
 		defer close(out)
-		select {
-		case s, ok := <-st:
-			if !ok {
-				return
-			}
-			code, at, err := s.Result()
-			out <- Exit{Code: code, At: at, Err: err}
-		case <-ctx.Done():
+		if e, ok := c.follow(ctx, ns, id, t.Pid(), st); ok {
+			out <- e
 		}
 	}()
 	return out, nil
 }
 
+// Bounds of the pause between attempts to wait again on a task after the
+// connection to containerd broke.
+const (
+	rewaitMin = 250 * time.Millisecond
+	rewaitMax = 2 * time.Second
+)
+
+// follow waits on st, the wait on task pid of container id, and sets the
+// wait up again whenever it breaks without an exit status. It returns the
+// exit, or false when ctx ends first.
+func (c *Client) follow(ctx context.Context, ns, id string, pid uint32, st <-chan ctd.ExitStatus) (Exit, bool) {
+	var lost time.Time // when the current wait broke
+	for {
+		var s ctd.ExitStatus
+		select {
+		case s = <-st:
+		case <-ctx.Done():
+			return Exit{}, false
+		}
+		code, at, err := s.Result()
+		if err == nil {
+			if !lost.IsZero() {
+				c.log.Info("task exited while the wait on it was being set up again", "task", id, "code", code)
+			}
+			return Exit{Code: code, At: at}, true
+		}
+		if ctx.Err() != nil {
+			return Exit{}, false
+		}
+		if lost.IsZero() {
+			lost = time.Now()
+			c.log.Warn("lost the wait on a task; it keeps running, waiting again once containerd answers", "task", id, "err", err)
+		}
+		var gone error
+		st, gone = c.rewait(ctx, ns, id, pid)
+		if gone != nil {
+			c.log.Warn("task is gone", "task", id, "err", gone)
+			return Exit{Code: ctd.UnknownExitStatus, At: time.Now(), Err: gone}, true
+		}
+		if st == nil {
+			return Exit{}, false
+		}
+		c.log.Info("waiting on the task again", "task", id, "after", time.Since(lost).Round(time.Millisecond))
+		lost = time.Time{}
+	}
+}
+
+// rewait polls, with back-off, until it can wait on task pid of container
+// id again. It returns the new wait; or gone when containerd answers that
+// the task no longer exists or is another one; or neither when ctx ends.
+func (c *Client) rewait(ctx context.Context, ns, id string, pid uint32) (st <-chan ctd.ExitStatus, gone error) {
+	delay := rewaitMin
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, rewaitMax)
+		t, err := c.task(ctx, ns, id)
+		if IsNotFound(err) {
+			return nil, fmt.Errorf("wait task %s: %w", id, err)
+		}
+		if err != nil {
+			continue // containerd is not back yet
+		}
+		if t.Pid() != pid {
+			return nil, fmt.Errorf("wait task %s: pid %d was replaced by pid %d", id, pid, t.Pid())
+		}
+		if st, err := t.Wait(withNS(ctx, ns)); err == nil {
+			return st, nil
+		}
+	}
+}
+
 // StopTask stops container id's task: SIGTERM, then SIGKILL once grace has
 // passed, then deletes it. A missing task is not an error.
-func (c *Client) StopTask(ctx context.Context, ns, id string, grace time.Duration) error {
+func (c *Client) StopTask(ctx context.Context, ns, id string, grace time.Duration) (err error) {
+	defer markUnavailable(&err)
 	t, err := c.task(ctx, ns, id)
 	if IsNotFound(err) {
 		return nil

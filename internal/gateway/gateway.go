@@ -266,6 +266,8 @@ var errTrailing = errors.New("unexpected data after the JSON value")
 // errorStatus is the one place errors become HTTP statuses.
 func errorStatus(err error) int {
 	switch {
+	case errors.Is(err, provider.ErrUnavailable): // before ErrStart: a start may fail for it
+		return http.StatusServiceUnavailable
 	case errors.Is(err, provider.ErrNotFound), errors.Is(err, secrets.ErrNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, provider.ErrExists), errors.Is(err, secrets.ErrExists), errors.Is(err, errSecretInUse):
@@ -280,16 +282,28 @@ func errorStatus(err error) int {
 }
 
 // fail answers err: 4xx with the message, which names the problem; 5xx
-// with a generic text, the details going to the log only.
+// with a generic text, the details going to the log only. containerd
+// being unavailable is no internal detail but a passing condition: the
+// answer says so, and when to try again.
 func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := errorStatus(err)
 	if code >= 500 {
 		g.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		http.Error(w, fmt.Sprintf("%s: see the funcd log for details", http.StatusText(code)), code)
+		msg := fmt.Sprintf("%s: see the funcd log for details", http.StatusText(code))
+		if errors.Is(err, provider.ErrUnavailable) {
+			w.Header().Set("Retry-After", unavailableRetryAfter)
+			msg = "containerd is unavailable (stopped or restarting): try again in a few seconds"
+		}
+		http.Error(w, msg, code)
 		return
 	}
 	http.Error(w, err.Error(), code)
 }
+
+// unavailableRetryAfter is the Retry-After, in seconds, of an answer that
+// containerd is unavailable: a containerd restart takes seconds, and the
+// connection to it is retried at least every 3 s.
+const unavailableRetryAfter = "5"
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -49,8 +49,10 @@ disabled_plugins = [
 // Containerd is a private containerd daemon and a client of it.
 type Containerd struct {
 	Socket string             // the gRPC socket, what --containerd-address gets
-	Client *containerd.Client // callers add the namespace
+	Client *containerd.Client // callers add the namespace; nil while stopped
 	Proc   *Process
+
+	dir string // holds the config, root, state and log
 }
 
 // StartContainerd runs containerd with its config, root, state, socket and
@@ -66,14 +68,26 @@ func StartContainerd(ctx context.Context, dir string) (*Containerd, error) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("write containerd config: %w", err)
 	}
-	p, err := StartProcess("containerd", filepath.Join(dir, "containerd.log"), nil, "containerd", "--config", cfgPath)
-	if err != nil {
-		return nil, err
+	c := &Containerd{Socket: sock, dir: dir}
+	return c, c.Start(ctx) // on failure the caller stops what was started
+}
+
+// Start runs the daemon with the config, root, state and socket that
+// StartContainerd wrote, and waits until it answers. After Stop, this is a
+// containerd restart: tasks whose shims kept running are there again.
+func (c *Containerd) Start(ctx context.Context) error {
+	if c.Proc != nil && !c.Proc.Exited() {
+		return errors.New("start containerd: it is running")
 	}
-	c := &Containerd{Socket: sock, Proc: p}
-	err = p.WaitReady(ctx, 30*time.Second, func(ctx context.Context) error {
+	p, err := StartProcess("containerd", filepath.Join(c.dir, "containerd.log"), nil,
+		"containerd", "--config", filepath.Join(c.dir, "containerd.toml"))
+	if err != nil {
+		return err
+	}
+	c.Proc = p
+	return p.WaitReady(ctx, 30*time.Second, func(ctx context.Context) error {
 		if c.Client == nil {
-			cl, err := containerd.New(sock, containerd.WithTimeout(time.Second))
+			cl, err := containerd.New(c.Socket, containerd.WithTimeout(time.Second))
 			if err != nil {
 				return err
 			}
@@ -82,19 +96,25 @@ func StartContainerd(ctx context.Context, dir string) (*Containerd, error) {
 		_, err := c.Client.Version(ctx)
 		return err
 	})
-	if err != nil {
-		return c, err // the caller stops what was started
-	}
-	return c, nil
 }
 
 // Stop closes the client and stops the daemon (SIGTERM, SIGKILL after 10s).
+// Only the daemon gets the signals: shims are in process groups of their
+// own and keep their tasks running, as they do when containerd restarts
+// for real. Start runs it again.
 func (c *Containerd) Stop() error {
 	if c.Client != nil {
 		c.Client.Close()
+		c.Client = nil
+	}
+	if c.Proc == nil {
+		return nil
 	}
 	return c.Proc.Stop(10 * time.Second)
 }
+
+// Running reports whether the daemon is started and has not exited.
+func (c *Containerd) Running() bool { return c.Proc != nil && !c.Proc.Exited() }
 
 // Reset deletes every task, container and image in every namespace, so
 // the next user starts from an empty containerd.
