@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +33,7 @@ type fakeRuntime struct {
 }
 
 type fakeContainer struct {
+	ns   string
 	spec containerd.ContainerSpec
 	task *fakeTask
 }
@@ -86,7 +89,7 @@ func (rt *fakeRuntime) Create(ctx context.Context, ns string, s containerd.Conta
 	if _, ok := rt.containers[s.ID]; ok {
 		return errors.New("exists")
 	}
-	rt.containers[s.ID] = &fakeContainer{spec: s}
+	rt.containers[s.ID] = &fakeContainer{ns: ns, spec: s}
 	return nil
 }
 
@@ -155,10 +158,14 @@ func (rt *fakeRuntime) StopTask(ctx context.Context, ns, id string, grace time.D
 	return nil
 }
 
+// Delete kills the task and removes the container in one step, as
+// containerd never lets a task be created in between.
 func (rt *fakeRuntime) Delete(ctx context.Context, ns, id string) error {
-	rt.StopTask(ctx, ns, id, 0)
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
+	if c := rt.containers[id]; c != nil && c.task != nil {
+		c.task.end(0)
+	}
 	delete(rt.containers, id)
 	return nil
 }
@@ -168,6 +175,9 @@ func (rt *fakeRuntime) List(ctx context.Context, ns string, match map[string]str
 	defer rt.mu.Unlock()
 	var out []containerd.Info
 	for id, c := range rt.containers {
+		if c.ns != ns || !matches(c.spec.Labels, match) {
+			continue
+		}
 		info := containerd.Info{ID: id, Labels: c.spec.Labels}
 		if c.task != nil {
 			info.PID = c.task.pid
@@ -179,6 +189,18 @@ func (rt *fakeRuntime) List(ctx context.Context, ns string, match map[string]str
 		out = append(out, info)
 	}
 	return out, nil
+}
+
+// matches reports whether labels has every key of match, with its value
+// unless that is "", as containerd's filter does.
+func matches(labels, match map[string]string) bool {
+	for k, v := range match {
+		got, ok := labels[k]
+		if !ok || v != "" && got != v {
+			return false
+		}
+	}
+	return true
 }
 
 // crash makes id's task exit as if the process died.
@@ -240,9 +262,16 @@ func (n *fakeNet) Detach(ctx context.Context, id, netns string) error {
 	return nil
 }
 
+// NewNetNS pins nothing, but leaves a file at path as the real one does.
 func (n *fakeNet) NewNetNS(path string) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		return err
+	}
 	n.netnss[path] = true
 	return nil
 }
@@ -251,6 +280,9 @@ func (n *fakeNet) RemoveNetNS(path string) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	delete(n.netnss, path)
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	return nil
 }
 
@@ -323,6 +355,7 @@ func (h *harness) start() *Provider { return h.startWith(func(*Config) {}) }
 func (h *harness) startWith(mod func(*Config)) *Provider {
 	cfg := Config{
 		StateDir:     h.dir,
+		Instance:     testInstance,
 		ReadyTimeout: 2 * time.Second,
 		StopGrace:    time.Second,
 		FunctionPort: uint16(h.rt.port),
@@ -366,6 +399,11 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// testInstance is the identity of the harness's provider.
+const testInstance = "0123456789abcdef0123456789abcdef"
+
+// containerSpecFor is a container as a funcd from before instance
+// identities made it: no io.funcd.instance label.
 func containerSpecFor(id, fn, rev string) containerd.ContainerSpec {
 	return containerd.ContainerSpec{ID: id, Labels: map[string]string{labelFunction: fn, labelRevision: rev, labelIP: "127.0.0.250"}}
 }

@@ -72,6 +72,7 @@ type Secrets interface {
 // Config tunes the provider.
 type Config struct {
 	StateDir       string        // functions/, logs/, netns/ and etc/ live here
+	Instance       string        // this funcd's identity: labels its containers; Restore claims only those
 	ReadyTimeout   time.Duration // how long a new replica may take to become ready
 	StopGrace      time.Duration // drain, then SIGTERM, then SIGKILL after this
 	Mounts         []Mount       // files every function gets (resolv.conf, hosts)
