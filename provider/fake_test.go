@@ -235,6 +235,7 @@ func (rt *fakeRuntime) pidOf(id string) uint32 {
 type fakeNet struct {
 	mu     sync.Mutex
 	next   byte
+	max    int // addresses it has; 0 for no limit
 	addrs  map[string]netip.Addr
 	netnss map[string]bool
 }
@@ -248,6 +249,9 @@ func (n *fakeNet) Attach(ctx context.Context, id, netns string) (netip.Addr, err
 	defer n.mu.Unlock()
 	if !n.netnss[netns] {
 		return netip.Addr{}, fmt.Errorf("attach %s: no netns %s", id, netns)
+	}
+	if n.max > 0 && len(n.addrs) >= n.max {
+		return netip.Addr{}, fmt.Errorf("%w: subnet 127.0.0.0/29 has %d addresses for replicas, all in use", ErrNoAddress, n.max)
 	}
 	a := netip.AddrFrom4([4]byte{127, 0, 0, n.next})
 	n.next++

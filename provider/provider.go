@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/funcd/funcd/cni"
 	"github.com/funcd/funcd/internal/api"
 	"github.com/funcd/funcd/internal/containerd"
 )
@@ -30,6 +31,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
 	ErrInvalid  = errors.New("invalid")
+	// ErrNoAddress: the bridge's subnet has no address left for another
+	// replica (Network.Attach wraps it; the message names the subnet).
+	ErrNoAddress = cni.ErrSubnetFull
 )
 
 // Runtime is what the provider needs from containerd.
@@ -44,7 +48,8 @@ type Runtime interface {
 	List(ctx context.Context, ns string, match map[string]string) ([]containerd.Info, error)
 }
 
-// Network is what the provider needs from CNI.
+// Network is what the provider needs from CNI. Attach fails wrapping
+// ErrNoAddress when the subnet is full.
 type Network interface {
 	Attach(ctx context.Context, id, netns string) (netip.Addr, error)
 	Detach(ctx context.Context, id, netns string) error
