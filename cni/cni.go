@@ -49,6 +49,7 @@ var ErrSubnetFull = errors.New("no free address for a new replica")
 // Network attaches and detaches network namespaces.
 type Network struct {
 	cni     gocni.CNI
+	bridge  string
 	gateway netip.Addr
 	subnet  netip.Prefix
 }
@@ -83,7 +84,7 @@ func New(cfg Config) (*Network, error) {
 	if err := c.Load(gocni.WithConfListFile(path), gocni.WithLoNetwork); err != nil {
 		return nil, fmt.Errorf("load CNI config %s: %w", path, err)
 	}
-	return &Network{cni: c, gateway: Gateway(cfg.Subnet), subnet: cfg.Subnet.Masked()}, nil
+	return &Network{cni: c, bridge: cfg.Bridge, gateway: Gateway(cfg.Subnet), subnet: cfg.Subnet.Masked()}, nil
 }
 
 // Gateway is the host's address on the bridge: the first address of the
@@ -109,7 +110,7 @@ func (n *Network) Attach(ctx context.Context, id, netnsPath string) (netip.Addr,
 	for _, ipc := range iface.IPConfigs {
 		if ip4 := ipc.IP.To4(); ip4 != nil {
 			addr, _ := netip.AddrFromSlice(ip4)
-			return addr, nil
+			return addr, forgetNeighbour(n.bridge, addr) // the address may have been another replica's
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("CNI add %s: no IPv4 address in result", id)
