@@ -151,6 +151,7 @@ func TestVanishedContainerIsRecreated(t *testing.T) {
 	}
 	labels, _ := ctr.Labels(nctx)
 	ip := labels["io.funcd.ip"]
+	gone := time.Now()
 	if err := testenv.DeleteContainer(nctx, ctr); err != nil {
 		t.Fatalf("delete container %s: %v", id, err)
 	}
@@ -164,6 +165,7 @@ func TestVanishedContainerIsRecreated(t *testing.T) {
 	if r := echo(t, c, "vanish", "/"); r.Hostname != id {
 		t.Errorf("invoke served by %q, want the remade %s", r.Hostname, id)
 	}
+	t.Logf("served again %v after the container vanished", time.Since(gone).Round(time.Millisecond))
 	ctr, err = containerdClient(t).LoadContainer(nctx, id)
 	if err != nil {
 		t.Fatal(err)
