@@ -197,6 +197,7 @@ func TestHostname(t *testing.T) {
 		{name(63) + suffix, name(52) + suffix},                               // the longest name
 		{name(51) + "-ab" + suffix, name(51) + suffix},                       // no '-' left dangling
 		{name(40) + "-b-c-d-e-f" + suffix, name(40) + "-b-c-d-e-f" + suffix}, // short enough
+		{name(70), name(63)},                                                 // not a replica ID: cut
 	}
 	for _, tt := range tests {
 		if got := hostname(tt.id); got != tt.want || len(got) > maxHostname {

@@ -77,10 +77,11 @@ const maxHostname = 63
 // function's name is longer than 52 characters, the name cut short so that
 // the ID's random suffix still fits, as Kubernetes cuts a pod's hostname.
 func hostname(id string) string {
-	if len(id) <= maxHostname {
-		return id
+	i := strings.LastIndexByte(id, '-')
+	if len(id) <= maxHostname || i < 0 || len(id)-i >= maxHostname {
+		return id[:min(len(id), maxHostname)]
 	}
-	suffix := id[strings.LastIndexByte(id, '-'):]
+	suffix := id[i:]
 	return strings.TrimRight(id[:maxHostname-len(suffix)], "-") + suffix
 }
 
