@@ -21,6 +21,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 
 	gocni "github.com/containerd/go-cni"
 
@@ -42,10 +43,15 @@ type Config struct {
 	Dir     string       // where the conflist, IPAM and cache state go
 }
 
+// ErrSubnetFull means the subnet has no address left for another replica.
+var ErrSubnetFull = errors.New("no free address for a new replica")
+
 // Network attaches and detaches network namespaces.
 type Network struct {
 	cni     gocni.CNI
+	bridge  string
 	gateway netip.Addr
+	subnet  netip.Prefix
 }
 
 // New writes the network configuration (if it changed) and loads it.
@@ -78,7 +84,7 @@ func New(cfg Config) (*Network, error) {
 	if err := c.Load(gocni.WithConfListFile(path), gocni.WithLoNetwork); err != nil {
 		return nil, fmt.Errorf("load CNI config %s: %w", path, err)
 	}
-	return &Network{cni: c, gateway: Gateway(cfg.Subnet)}, nil
+	return &Network{cni: c, bridge: cfg.Bridge, gateway: Gateway(cfg.Subnet), subnet: cfg.Subnet.Masked()}, nil
 }
 
 // Gateway is the host's address on the bridge: the first address of the
@@ -95,7 +101,7 @@ func (n *Network) Gateway() netip.Addr { return n.gateway }
 func (n *Network) Attach(ctx context.Context, id, netnsPath string) (netip.Addr, error) {
 	res, err := n.cni.Setup(ctx, id, netnsPath)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("CNI add %s: %w", id, err)
+		return netip.Addr{}, attachError(id, n.subnet, err)
 	}
 	iface, ok := res.Interfaces[ifName]
 	if !ok {
@@ -104,7 +110,7 @@ func (n *Network) Attach(ctx context.Context, id, netnsPath string) (netip.Addr,
 	for _, ipc := range iface.IPConfigs {
 		if ip4 := ipc.IP.To4(); ip4 != nil {
 			addr, _ := netip.AddrFromSlice(ip4)
-			return addr, nil
+			return addr, forgetNeighbour(n.bridge, addr) // the address may have been another replica's
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("CNI add %s: no IPv4 address in result", id)
@@ -122,6 +128,21 @@ func (n *Network) Detach(ctx context.Context, id, netnsPath string) error {
 		return fmt.Errorf("CNI del %s: %w", id, err)
 	}
 	return nil
+}
+
+// attachError wraps a failed CNI ADD, recognising an exhausted subnet by
+// the host-local plugin's message (its error carries no code for it).
+func attachError(id string, subnet netip.Prefix, err error) error {
+	if strings.Contains(err.Error(), "no IP addresses available") {
+		return fmt.Errorf("%w: subnet %s has %d addresses for replicas, all in use; remove or scale down functions, or restart funcd with a larger --subnet", ErrSubnetFull, subnet, replicaAddrs(subnet))
+	}
+	return fmt.Errorf("CNI add %s: %w", id, err)
+}
+
+// replicaAddrs is how many addresses of subnet host-local hands out: all
+// but the network address, the gateway (the host) and the broadcast.
+func replicaAddrs(subnet netip.Prefix) int64 {
+	return int64(1)<<(32-subnet.Bits()) - 3
 }
 
 func conflist(cfg Config) ([]byte, error) {

@@ -2,8 +2,10 @@ package cni
 
 import (
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -51,5 +53,56 @@ func TestNewRejects(t *testing.T) {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("New(%+v) = nil error, want one", cfg)
 		}
+	}
+}
+
+func TestAttachError(t *testing.T) {
+	subnet := netip.MustParsePrefix("10.9.0.0/29")
+	full := attachError("fn-1", subnet, errors.New("plugin type=\"bridge\" failed (add): failed to allocate for range 0: no IP addresses available in range set: 10.9.0.1-10.9.0.6"))
+	want := "subnet 10.9.0.0/29 has 5 addresses for replicas, all in use"
+	if !errors.Is(full, ErrSubnetFull) || !strings.Contains(full.Error(), want) || !strings.Contains(full.Error(), "--subnet") {
+		t.Errorf("attachError(exhausted) = %v, want ErrSubnetFull saying %q and naming --subnet", full, want)
+	}
+	other := attachError("fn-1", subnet, errors.New("plugin type=\"bridge\" failed (add): permission denied"))
+	if errors.Is(other, ErrSubnetFull) || !strings.Contains(other.Error(), "fn-1") {
+		t.Errorf("attachError(other) = %v, want a plain CNI error naming the replica", other)
+	}
+}
+
+func TestReplicaAddrs(t *testing.T) {
+	for subnet, want := range map[string]int64{"10.9.0.0/29": 5, "10.9.0.0/24": 253, "10.62.0.0/16": 65533, "0.0.0.0/0": 1<<32 - 3} {
+		if got := replicaAddrs(netip.MustParsePrefix(subnet)); got != want {
+			t.Errorf("replicaAddrs(%s) = %d, want %d", subnet, got, want)
+		}
+	}
+}
+
+func TestHostConflict(t *testing.T) {
+	host := []hostAddrs{
+		{"lo", []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8")}},
+		{"eth0", []netip.Prefix{netip.MustParsePrefix("10.0.3.15/8"), netip.MustParsePrefix("fe80::1/64")}},
+		{"wg0", []netip.Prefix{netip.MustParsePrefix("10.62.7.1/24")}},
+		{"funcd0", []netip.Prefix{netip.MustParsePrefix("10.80.0.1/16")}},
+	}
+	tests := []struct {
+		bridge, subnet string
+		want           string // "" for no conflict
+	}{
+		{"funcd0", "10.80.0.0/16", ""},       // our own bridge from the last run
+		{"funcd0", "10.81.0.0/16", ""},       // inside eth0's /8, but no address in it
+		{"funcd1", "10.80.0.0/16", "funcd0"}, // another bridge's
+		{"funcd0", "10.62.0.0/16", "wg0"},    // a VPN's address
+		{"funcd0", "10.0.0.0/16", "eth0"},    // the LAN address itself
+		{"funcd0", "127.0.0.0/29", "lo"},
+	}
+	for _, tt := range tests {
+		err := hostConflict(tt.bridge, netip.MustParsePrefix(tt.subnet), host)
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), "interface "+tt.want)) {
+			t.Errorf("hostConflict(%s, %s) = %v, want conflict naming %q", tt.bridge, tt.subnet, err, tt.want)
+		}
+	}
+	// The real host: every Linux box has lo at 127.0.0.1.
+	if err := CheckHost("funcd0", netip.MustParsePrefix("127.0.0.0/8")); err == nil || !strings.Contains(err.Error(), "interface lo") {
+		t.Errorf("CheckHost(127.0.0.0/8) = %v, want a conflict naming lo", err)
 	}
 }

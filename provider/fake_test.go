@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -35,6 +37,7 @@ type fakeRuntime struct {
 }
 
 type fakeContainer struct {
+	ns   string
 	spec containerd.ContainerSpec
 	task *fakeTask
 }
@@ -106,7 +109,7 @@ func (rt *fakeRuntime) Create(ctx context.Context, ns string, s containerd.Conta
 	if _, ok := rt.containers[s.ID]; ok {
 		return errors.New("exists")
 	}
-	rt.containers[s.ID] = &fakeContainer{spec: s}
+	rt.containers[s.ID] = &fakeContainer{ns: ns, spec: s}
 	return nil
 }
 
@@ -187,13 +190,17 @@ func (rt *fakeRuntime) StopTask(ctx context.Context, ns, id string, grace time.D
 	return nil
 }
 
+// Delete kills the task and removes the container in one step, as
+// containerd never lets a task be created in between.
 func (rt *fakeRuntime) Delete(ctx context.Context, ns, id string) error {
 	if rt.down.Load() {
 		return errDown
 	}
-	rt.StopTask(ctx, ns, id, 0)
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
+	if c := rt.containers[id]; c != nil && c.task != nil {
+		c.task.end(0)
+	}
 	delete(rt.containers, id)
 	return nil
 }
@@ -206,6 +213,9 @@ func (rt *fakeRuntime) List(ctx context.Context, ns string, match map[string]str
 	defer rt.mu.Unlock()
 	var out []containerd.Info
 	for id, c := range rt.containers {
+		if c.ns != ns || !matches(c.spec.Labels, match) {
+			continue
+		}
 		info := containerd.Info{ID: id, Labels: c.spec.Labels}
 		if c.task != nil {
 			info.PID = c.task.pid
@@ -217,6 +227,18 @@ func (rt *fakeRuntime) List(ctx context.Context, ns string, match map[string]str
 		out = append(out, info)
 	}
 	return out, nil
+}
+
+// matches reports whether labels has every key of match, with its value
+// unless that is "", as containerd's filter does.
+func matches(labels, match map[string]string) bool {
+	for k, v := range match {
+		got, ok := labels[k]
+		if !ok || v != "" && got != v {
+			return false
+		}
+	}
+	return true
 }
 
 // crash makes id's task exit as if the process died.
@@ -251,6 +273,7 @@ func (rt *fakeRuntime) pidOf(id string) uint32 {
 type fakeNet struct {
 	mu     sync.Mutex
 	next   byte
+	max    int // addresses it has; 0 for no limit
 	addrs  map[string]netip.Addr
 	netnss map[string]bool
 }
@@ -265,6 +288,9 @@ func (n *fakeNet) Attach(ctx context.Context, id, netns string) (netip.Addr, err
 	if !n.netnss[netns] {
 		return netip.Addr{}, fmt.Errorf("attach %s: no netns %s", id, netns)
 	}
+	if n.max > 0 && len(n.addrs) >= n.max {
+		return netip.Addr{}, fmt.Errorf("%w: subnet 127.0.0.0/29 has %d addresses for replicas, all in use", ErrNoAddress, n.max)
+	}
 	a := netip.AddrFrom4([4]byte{127, 0, 0, n.next})
 	n.next++
 	n.addrs[id] = a
@@ -278,9 +304,16 @@ func (n *fakeNet) Detach(ctx context.Context, id, netns string) error {
 	return nil
 }
 
+// NewNetNS pins nothing, but leaves a file at path as the real one does.
 func (n *fakeNet) NewNetNS(path string) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		return err
+	}
 	n.netnss[path] = true
 	return nil
 }
@@ -289,6 +322,9 @@ func (n *fakeNet) RemoveNetNS(path string) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	delete(n.netnss, path)
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	return nil
 }
 
@@ -361,6 +397,7 @@ func (h *harness) start() *Provider { return h.startWith(func(*Config) {}) }
 func (h *harness) startWith(mod func(*Config)) *Provider {
 	cfg := Config{
 		StateDir:     h.dir,
+		Instance:     testInstance,
 		ReadyTimeout: 2 * time.Second,
 		StopGrace:    time.Second,
 		FunctionPort: uint16(h.rt.port),
@@ -405,6 +442,11 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// testInstance is the identity of the harness's provider.
+const testInstance = "0123456789abcdef0123456789abcdef"
+
+// containerSpecFor is a container as a funcd from before instance
+// identities made it: no io.funcd.instance label.
 func containerSpecFor(id, fn, rev string) containerd.ContainerSpec {
 	return containerd.ContainerSpec{ID: id, Labels: map[string]string{labelFunction: fn, labelRevision: rev, labelIP: "127.0.0.250"}}
 }

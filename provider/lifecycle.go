@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -61,12 +62,13 @@ func (p *Provider) containerSpec(rec record, r *replica, addr netip.Addr) (conta
 			labelFunction: d.Service,
 			labelRevision: strconv.FormatUint(rec.Revision, 10),
 			labelIP:       addr.String(),
+			labelInstance: p.cfg.Instance,
 		},
 		Env:          env(d),
 		MemoryLimit:  memoryLimit(d),
 		CPUMillis:    cpuLimit(d),
 		PidsLimit:    p.cfg.PidsLimit,
-		Hostname:     r.id,
+		Hostname:     hostname(r.id),
 		ReadOnlyRoot: d.ReadOnlyRootFilesystem,
 		NetNS:        r.netns,
 		NetRaw:       netRaw(d),
@@ -156,8 +158,22 @@ func (p *Provider) superviseLoop(ctx context.Context, f *function, r *replica, e
 				if ctx.Err() != nil {
 					return
 				}
+				if errors.Is(err, ErrUnavailable) {
+					// containerd is away, not the function at fault: try
+					// again each second, without growing the back-off.
+					p.log.Warn("restart replica: containerd is unavailable; retrying", "replica", r.id)
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(time.Second):
+					}
+					continue
+				}
 				failures++
 				p.log.Error("restart replica", "replica", r.id, "attempt", failures, "err", err)
+				if !p.remake(ctx, f, r) {
+					return // given up; a fresh replica takes its place
+				}
 				continue
 			}
 			started = time.Now()
@@ -203,7 +219,8 @@ func backoff(n int) time.Duration {
 // Restore loads the desired state and makes containerd match it: running
 // replicas are adopted untouched, stopped ones restarted, missing ones
 // started (in the background, so the API comes up at once), and containers
-// funcd no longer wants are removed.
+// funcd no longer wants are removed. Only this instance's containers are
+// looked at (see owned); another funcd's are left alone.
 func (p *Provider) Restore(ctx context.Context) error {
 	if err := p.loadNamespaces(); err != nil {
 		return err
@@ -219,6 +236,11 @@ func (p *Provider) Restore(ctx context.Context) error {
 		nss[k.ns] = true
 	}
 	nss[defaultNamespace()] = true
+	for ns := range p.namespaces {
+		nss[ns] = true
+	}
+	seen := map[string]bool{} // our containers, by ID
+	others := 0
 	var wg sync.WaitGroup
 	for ns := range nss {
 		infos, err := p.rt.List(ctx, ns, map[string]string{labelFunction: ""})
@@ -226,6 +248,11 @@ func (p *Provider) Restore(ctx context.Context) error {
 			return err
 		}
 		for _, info := range infos {
+			if !p.owned(info) {
+				others++
+				continue
+			}
+			seen[info.ID] = true
 			r, f, parked := p.claim(ns, info)
 			if f == nil {
 				wg.Add(1)
@@ -247,6 +274,10 @@ func (p *Provider) Restore(ctx context.Context) error {
 		}
 	}
 	wg.Wait()
+	if others > 0 {
+		p.log.Info("left alone the containers of other funcd instances", "containers", others)
+	}
+	p.releaseOrphans(nss, seen)
 	for k, f := range p.fns {
 		rec, rs := f.snapshot()
 		if missing := int(rec.Replicas) - len(rs); missing > 0 {

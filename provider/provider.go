@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/funcd/funcd/cni"
 	"github.com/funcd/funcd/internal/api"
 	"github.com/funcd/funcd/internal/containerd"
 )
@@ -33,6 +34,9 @@ var (
 	// ErrUnavailable: containerd cannot be reached (it is stopped or
 	// restarting). The operation changed nothing and may be retried.
 	ErrUnavailable = containerd.ErrUnavailable
+	// ErrNoAddress: the bridge's subnet has no address left for another
+	// replica (Network.Attach wraps it; the message names the subnet).
+	ErrNoAddress = cni.ErrSubnetFull
 )
 
 // Runtime is what the provider needs from containerd. Its errors wrap
@@ -50,7 +54,8 @@ type Runtime interface {
 	List(ctx context.Context, ns string, match map[string]string) ([]containerd.Info, error)
 }
 
-// Network is what the provider needs from CNI.
+// Network is what the provider needs from CNI. Attach fails wrapping
+// ErrNoAddress when the subnet is full.
 type Network interface {
 	Attach(ctx context.Context, id, netns string) (netip.Addr, error)
 	Detach(ctx context.Context, id, netns string) error
@@ -78,6 +83,7 @@ type Secrets interface {
 // Config tunes the provider.
 type Config struct {
 	StateDir       string        // functions/, logs/, netns/ and etc/ live here
+	Instance       string        // this funcd's identity: labels its containers; Restore claims only those
 	ReadyTimeout   time.Duration // how long a new replica may take to become ready
 	StopGrace      time.Duration // drain, then SIGTERM, then SIGKILL after this
 	Mounts         []Mount       // files every function gets (resolv.conf, hosts)

@@ -518,6 +518,36 @@ func TestMemoryBudget(t *testing.T) {
 	}
 }
 
+// TestSubnetFull: deploy and scale answer ErrNoAddress when the subnet has
+// no address left, and leave nothing behind.
+func TestSubnetFull(t *testing.T) {
+	h := newHarness(t)
+	h.net.max = 2
+	ctx := context.Background()
+	if err := h.p.Deploy(ctx, deployment("a", withLabel(labelScaleMin, "2"))); err != nil {
+		t.Fatal(err)
+	}
+	before := h.rt.ids()
+	if err := h.p.Scale(ctx, "a", "openfaas-fn", 3); !errors.Is(err, ErrNoAddress) || !strings.Contains(err.Error(), "127.0.0.0/29") {
+		t.Errorf("Scale past the subnet = %v, want ErrNoAddress naming the subnet", err)
+	}
+	if err := h.p.Deploy(ctx, deployment("b")); !errors.Is(err, ErrNoAddress) {
+		t.Errorf("Deploy into a full subnet = %v, want ErrNoAddress", err)
+	}
+	if ids := h.rt.ids(); fmt.Sprint(ids) != fmt.Sprint(before) {
+		t.Errorf("containers = %v, want %v: nothing left behind", ids, before)
+	}
+	if a, n := h.net.inUse(); a != 2 || n != 2 {
+		t.Errorf("%d addresses and %d netns in use, want 2 and 2", a, n)
+	}
+	if st, _ := h.p.Status("a", "openfaas-fn"); st.Replicas != 2 || st.AvailableReplicas != 2 {
+		t.Errorf("status of a = %d/%d, want 2/2 unchanged", st.AvailableReplicas, st.Replicas)
+	}
+	if _, err := h.p.Status("b", "openfaas-fn"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Status(b) = %v, want ErrNotFound", err)
+	}
+}
+
 func TestResourcesAreValidated(t *testing.T) {
 	h := newHarness(t)
 	for _, r := range []api.FunctionResources{{Memory: "lots"}, {CPU: "fast"}, {Memory: "-1Mi"}} {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +25,7 @@ const (
 	labelFunction = "io.funcd.function" // function name
 	labelRevision = "io.funcd.revision" // spec revision the container was made from
 	labelIP       = "io.funcd.ip"       // address from the CNI result
+	labelInstance = "io.funcd.instance" // identity of the funcd that made it (Config.Instance)
 )
 
 // defaultFunctionPort is where every OpenFaaS function listens.
@@ -44,6 +46,8 @@ type replica struct {
 
 	pid atomic.Uint32
 
+	remade int // times its vanished container was made again; its supervisor's own
+
 	cancel context.CancelFunc // ends supervision
 	done   chan struct{}      // closed when supervision has ended
 }
@@ -54,10 +58,31 @@ func (r *replica) Host() string { return r.host }
 // Release marks one forwarded request as finished.
 func (r *replica) Release() { r.inflight.Add(-1) }
 
+// newReplicaID names a new replica of function name: the name and a random
+// suffix. The ID is also the container's ID (containerd allows 76
+// characters; a 63-character name gives 74), its network namespace's file
+// name, its CNI container ID and its log file's name; only the hostname
+// needs less (see hostname).
 func newReplicaID(name string) string {
 	b := make([]byte, 5)
 	_, _ = rand.Read(b)
 	return name + "-" + hex.EncodeToString(b)
+}
+
+// maxHostname is the longest hostname a replica gets: a DNS label (Linux
+// itself refuses more than 64 bytes).
+const maxHostname = 63
+
+// hostname is the hostname of replica id: the ID itself, or, when the
+// function's name is longer than 52 characters, the name cut short so that
+// the ID's random suffix still fits, as Kubernetes cuts a pod's hostname.
+func hostname(id string) string {
+	i := strings.LastIndexByte(id, '-')
+	if len(id) <= maxHostname || i < 0 || len(id)-i >= maxHostname {
+		return id[:min(len(id), maxHostname)]
+	}
+	suffix := id[i:]
+	return strings.TrimRight(id[:maxHostname-len(suffix)], "-") + suffix
 }
 
 // ErrStart wraps every reason a replica failed to start or become ready:

@@ -159,3 +159,29 @@ func TestScaleFromZeroWaitsForContainerd(t *testing.T) {
 		t.Errorf("after the wake-up replicas %d/%d, want 1/1", st.AvailableReplicas, st.Replicas)
 	}
 }
+
+// TestRestartWaitsOutContainerd: a replica that dies while containerd is
+// away is restarted within about a second of containerd's return, however
+// long it was away: failing to reach containerd is not the function's
+// failure, so it does not grow the restart back-off (which, counting
+// each attempt, would wait 8 s after the attempt at 7.5 s).
+func TestRestartWaitsOutContainerd(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if err := h.p.Deploy(ctx, deployment("a")); err != nil {
+		t.Fatal(err)
+	}
+	id := h.rt.ids()[0]
+	h.rt.down.Store(true)
+	h.rt.crash(id)
+	time.Sleep(8 * time.Second) // containerd stays away; the supervisor keeps trying
+	h.rt.down.Store(false)
+	back := time.Now()
+	eventually(t, "the replica restarted", func() bool {
+		_, err := h.invoke(h.p, "a")
+		return err == nil
+	})
+	if d := time.Since(back); d > 3*time.Second {
+		t.Errorf("restarted %s after containerd returned, want within about a second", d)
+	}
+}

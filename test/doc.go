@@ -21,7 +21,10 @@
 //
 //	requireE2E(t)                      skip unless the environment is up
 //	startFuncd(t, opts...) *Funcd      funcd up on its own port, state dir,
-//	                                   bridge and subnet; waits for /healthz
+//	                                   bridge and subnet (a 10.199.X.0/24 no
+//	                                   other test process or live funcd
+//	                                   uses); waits for /healthz
+//	h.FuncdBinary(ctx)                 the funcd executable, to run it by hand
 //	WithArgs(flags...), WithEnv(kv...) options: more flags, more environment
 //	(*Funcd).Stop, Kill9, Restart      SIGTERM / SIGKILL / start again on the
 //	                                   same state dir, port and network

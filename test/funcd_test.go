@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -109,29 +108,11 @@ func (f *Funcd) cleanup(t *testing.T) {
 	}
 }
 
-var (
-	subnetsMu   sync.Mutex
-	usedSubnets = map[netip.Prefix]bool{}
-)
-
 // allocNetwork picks a bridge name and a 10.199.X.0/24 subnet unique to
-// this process and not overlapping any address on the host.
+// this funcd among every test process, funcd and host network
+// (testenv.Env.AllocNetwork).
 func allocNetwork(n int) (string, netip.Prefix, error) {
 	bridge := fmt.Sprintf("fdt%d-%d", os.Getpid()%10000, n) // at most 15 bytes
-	subnetsMu.Lock()
-	defer subnetsMu.Unlock()
-	for i := range 254 {
-		x := (os.Getpid()+n+i)%254 + 1
-		subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 199, byte(x), 0}), 24)
-		overlaps, err := testenv.OverlapsHost(subnet)
-		if err != nil {
-			return "", netip.Prefix{}, err
-		}
-		if overlaps || usedSubnets[subnet] {
-			continue
-		}
-		usedSubnets[subnet] = true
-		return bridge, subnet, nil
-	}
-	return "", netip.Prefix{}, fmt.Errorf("no free subnet in 10.199.0.0/16")
+	net, err := h.AllocNetwork(bridge, os.Getpid()+n)
+	return net.Bridge, net.Subnet, err
 }

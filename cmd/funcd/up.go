@@ -23,6 +23,7 @@ import (
 	"github.com/funcd/funcd/internal/containerd"
 	"github.com/funcd/funcd/internal/egress"
 	"github.com/funcd/funcd/internal/gateway"
+	"github.com/funcd/funcd/internal/instance"
 	"github.com/funcd/funcd/internal/logs"
 	"github.com/funcd/funcd/internal/metrics"
 	"github.com/funcd/funcd/internal/netfiles"
@@ -41,9 +42,11 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		return err
 	}
 	log := newLogger(env, cfg.LogLevel)
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		return fmt.Errorf("state dir: %w", err)
+	id, disown, err := own(cfg, log)
+	if err != nil {
+		return err
 	}
+	defer disown()
 	creds, err := basicauth.Ensure(filepath.Join(cfg.StateDir, "secrets"))
 	if err != nil {
 		return err
@@ -100,6 +103,7 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 	secretStore := secrets.New(filepath.Join(cfg.StateDir, "secrets"))
 	prov := provider.New(ctr, network, secretStore, provider.Config{
 		StateDir:       cfg.StateDir,
+		Instance:       id,
 		ReadyTimeout:   cfg.ReadyTimeout,
 		StopGrace:      cfg.StopGrace,
 		MemoryBudget:   cfg.MemoryBudget,
@@ -206,6 +210,61 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		log.Warn("http shutdown", "err", err)
 	}
 	return nil
+}
+
+// own makes the state directory this process's own (private, locked for
+// its life, with an identity) and claims the bridge and subnet on the host,
+// refusing when another live funcd, or a host interface, already uses
+// them. disown gives all of it up.
+func own(cfg config.Daemon, log *slog.Logger) (id string, disown func(), err error) {
+	private := func(dir string) error {
+		was, err := instance.PrivateDir(dir)
+		if err != nil {
+			return fmt.Errorf("state dir: %w", err)
+		}
+		if was != 0 {
+			log.Warn("others could read this directory; narrowed it to mode 0700", "dir", dir, "mode", fmt.Sprintf("%#o", was))
+		}
+		return nil
+	}
+	if err := private(cfg.StateDir); err != nil {
+		return "", nil, err
+	}
+	lock, err := instance.LockStateDir(cfg.StateDir)
+	if err != nil {
+		return "", nil, err
+	}
+	defer func() {
+		if err != nil {
+			lock.Close()
+		}
+	}()
+	if err := private(filepath.Join(cfg.StateDir, "secrets")); err != nil {
+		return "", nil, err
+	}
+	if id, err = instance.ID(cfg.StateDir); err != nil {
+		return "", nil, err
+	}
+	stateDir, err := filepath.Abs(cfg.StateDir)
+	if err != nil {
+		return "", nil, fmt.Errorf("state dir: %w", err)
+	}
+	held, err := instance.Take(instance.HostDir, instance.Claim{
+		ID: id, StateDir: stateDir, PID: os.Getpid(), Bridge: cfg.Bridge, Subnet: cfg.Subnet,
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	if err = cni.CheckHost(cfg.Bridge, cfg.Subnet); err != nil {
+		held.Release()
+		return "", nil, err
+	}
+	return id, func() {
+		if err := held.Release(); err != nil {
+			log.Warn("release the claim on bridge and subnet", "err", err)
+		}
+		lock.Close()
+	}, nil
 }
 
 // startQueue starts the embedded NATS server and the queue of

@@ -272,6 +272,8 @@ func errorStatus(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, provider.ErrExists), errors.Is(err, secrets.ErrExists), errors.Is(err, errSecretInUse):
 		return http.StatusConflict
+	case errors.Is(err, provider.ErrNoAddress): // the message names the subnet and what to do
+		return http.StatusConflict
 	case errors.Is(err, provider.ErrInvalid), errors.Is(err, provider.ErrStart), errors.Is(err, secrets.ErrInvalid):
 		return http.StatusBadRequest
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

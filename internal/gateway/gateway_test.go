@@ -382,6 +382,8 @@ func TestErrors(t *testing.T) {
 		{"delete missing", "DELETE", "/system/functions", `{"functionName":"f"}`, fmt.Errorf("function f.openfaas-fn: %w", provider.ErrNotFound), 404, "f.openfaas-fn"},
 		{"scale missing", "POST", "/system/scale-function/f", `{"replicas":1}`, fmt.Errorf("function f.openfaas-fn: %w", provider.ErrNotFound), 404, "f.openfaas-fn"},
 		{"deploy exists", "POST", "/system/functions", `{"service":"f","image":"i"}`, fmt.Errorf("function f.openfaas-fn: %w", provider.ErrExists), 409, "already exists"},
+		{"deploy subnet full", "POST", "/system/functions", `{"service":"f","image":"i"}`, fmt.Errorf("deploy f: %w", errors.Join(fmt.Errorf("%w: process exited", provider.ErrStart), fmt.Errorf("%w: subnet 10.9.0.0/29 has 5 addresses for replicas, all in use; ... a larger --subnet", provider.ErrNoAddress))), 409, "subnet 10.9.0.0/29 has 5 addresses"},
+		{"scale subnet full", "POST", "/system/scale-function/f", `{"replicas":9}`, fmt.Errorf("scale f to 9: %w: subnet 10.9.0.0/29 has 5 addresses for replicas, all in use; ... restart funcd with a larger --subnet", provider.ErrNoAddress), 409, "larger --subnet"},
 		{"deploy invalid", "POST", "/system/functions", `{"service":"F","image":"i"}`, fmt.Errorf("%w: service (F) is invalid", provider.ErrInvalid), 400, "service (F) is invalid"},
 		{"update invalid", "PUT", "/system/functions", `{"service":"f","image":""}`, fmt.Errorf("%w: image is required", provider.ErrInvalid), 400, "image is required"},
 		{"deploy did not start", "POST", "/system/functions", `{"service":"f","image":"i"}`, fmt.Errorf("%w: process exited with code 1 before it was ready", provider.ErrStart), 400, "exited with code 1"},

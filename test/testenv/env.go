@@ -146,12 +146,9 @@ func (e *Env) Close() error {
 // funcd-N unless o.Dir is set). The network is recorded first so that
 // Close or a later run removes it.
 func (e *Env) StartFuncd(ctx context.Context, o FuncdOptions) (*Funcd, error) {
-	e.funcdOnce.Do(func() {
-		e.funcdBin = filepath.Join(e.BinDir(), "funcd")
-		e.funcdErr = BuildFuncd(ctx, e.ModRoot, e.funcdBin)
-	})
-	if e.funcdErr != nil {
-		return nil, e.funcdErr
+	bin, err := e.FuncdBinary(ctx)
+	if err != nil {
+		return nil, err
 	}
 	net := Network{o.Bridge, o.Subnet}
 	if err := recordNetwork(e.Dir, net); err != nil {
@@ -161,7 +158,7 @@ func (e *Env) StartFuncd(ctx context.Context, o FuncdOptions) (*Funcd, error) {
 	e.nfuncd++
 	n := e.nfuncd
 	e.fmu.Unlock()
-	o.Binary, o.Containerd, o.Registry = e.funcdBin, e.Containerd.Socket, e.Registry.Host
+	o.Binary, o.Containerd, o.Registry = bin, e.Containerd.Socket, e.Registry.Host
 	if o.Dir == "" {
 		o.Dir = filepath.Join(e.Dir, "funcd-"+strconv.Itoa(n))
 	}
@@ -173,6 +170,15 @@ func (e *Env) StartFuncd(ctx context.Context, o FuncdOptions) (*Funcd, error) {
 	e.funcds = append(e.funcds, f)
 	e.fmu.Unlock()
 	return f, nil
+}
+
+// FuncdBinary returns the funcd executable, building it the first time.
+func (e *Env) FuncdBinary(ctx context.Context) (string, error) {
+	e.funcdOnce.Do(func() {
+		e.funcdBin = filepath.Join(e.BinDir(), "funcd")
+		e.funcdErr = BuildFuncd(ctx, e.ModRoot, e.funcdBin)
+	})
+	return e.funcdBin, e.funcdErr
 }
 
 // CleanFuncd kills f if it still runs, then deletes every container, task

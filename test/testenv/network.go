@@ -9,7 +9,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
+
+	"github.com/funcd/funcd/internal/instance"
 )
 
 // networksFile lists, in the run directory, "bridge subnet" per line for
@@ -40,9 +44,94 @@ func OverlapsHost(subnet netip.Prefix) (bool, error) {
 	return false, nil
 }
 
-// recordNetwork notes n in the run directory dir for CleanRunDir.
+// recordNetwork notes n in the run directory dir for CleanRunDir, once.
 func recordNetwork(dir string, n Network) error {
-	return appendFile(filepath.Join(dir, networksFile), n.Bridge+" "+n.Subnet.String()+"\n")
+	path := filepath.Join(dir, networksFile)
+	nets, err := readNetworks(path)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(nets, n) {
+		return nil
+	}
+	return appendFile(path, n.Bridge+" "+n.Subnet.String()+"\n")
+}
+
+// AllocNetwork gives bridge a 10.199.X.0/24 subnet that no other test
+// process, funcd or host interface uses, trying X from start on, and
+// records it in the run directory. Test processes running at once do not
+// collide: under a lock shared by every run directory's base, a subnet is
+// taken only when no run directory records it (every harness records its
+// networks, this one before it lets go of the lock), no live funcd claims
+// it (instance.HostDir) and no host address lies in it.
+func (e *Env) AllocNetwork(bridge string, start int) (Network, error) {
+	unlock, err := e.lockNetworks()
+	if err != nil {
+		return Network{}, err
+	}
+	defer unlock()
+	used, err := e.usedSubnets()
+	if err != nil {
+		return Network{}, err
+	}
+	for i := range 254 {
+		x := (start+i)%254 + 1
+		subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 199, byte(x), 0}), 24)
+		if slices.ContainsFunc(used, subnet.Overlaps) {
+			continue
+		}
+		if overlaps, err := OverlapsHost(subnet); err != nil || overlaps {
+			if err != nil {
+				return Network{}, err
+			}
+			continue
+		}
+		n := Network{bridge, subnet}
+		return n, recordNetwork(e.Dir, n)
+	}
+	return Network{}, fmt.Errorf("no free subnet in 10.199.0.0/16")
+}
+
+// lockNetworks takes the lock that AllocNetwork holds across processes: a
+// file beside the run directories, named so that ReapStaleRuns never takes
+// it for one.
+func (e *Env) lockNetworks() (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(e.opts.Base, "."+e.opts.Prefix+"networks.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock networks: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock networks: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// usedSubnets lists the subnets recorded by any run directory and claimed
+// by any live funcd.
+func (e *Env) usedSubnets() ([]netip.Prefix, error) {
+	files, err := filepath.Glob(filepath.Join(e.opts.Base, e.opts.Prefix+"*", networksFile))
+	if err != nil {
+		return nil, err
+	}
+	var used []netip.Prefix
+	for _, f := range files {
+		nets, err := readNetworks(f)
+		if err != nil {
+			continue // a run directory being removed
+		}
+		for _, n := range nets {
+			used = append(used, n.Subnet)
+		}
+	}
+	claims, err := instance.Live(instance.HostDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range claims {
+		used = append(used, c.Subnet)
+	}
+	return used, nil
 }
 
 func readNetworks(path string) ([]Network, error) {
