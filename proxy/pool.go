@@ -11,12 +11,31 @@ import (
 // conn is one keep-alive connection to a replica.
 type conn struct {
 	nc   net.Conn
+	lim  responseLimit // br reads nc through it
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	host string
 	stop func() bool // ends the deadline watch of the current request
-	head respHead    // the relay's response head, buffers reused
+	head respHead    // the response head, buffers reused
 	idle time.Time   // when it was put back in the pool
+}
+
+func newConn(nc net.Conn, host string) *conn {
+	c := &conn{nc: nc, bw: bufio.NewWriterSize(nc, 16<<10), host: host}
+	c.lim.r = nc
+	c.br = bufio.NewReaderSize(&c.lim, 16<<10)
+	return c
+}
+
+// readHead reads the function's response head into c.head, allowing it
+// (with any informational answers before it) maxResponseHeadBytes. heard
+// reports whether the function sent anything: a request is only tried
+// again on a fresh connection when it did not.
+func (c *conn) readHead(method string) (heard bool, err error) {
+	c.lim.on, c.lim.left = true, maxResponseHeadBytes
+	err = readHead(c.br, method, &c.head)
+	c.lim.on = false
+	return c.lim.left < maxResponseHeadBytes, err
 }
 
 // watch makes the connection fail as soon as ctx ends.
@@ -125,7 +144,7 @@ func (p *pool) get(ctx context.Context, host string, deadline time.Time) (c *con
 	if err != nil {
 		return nil, false, err
 	}
-	return &conn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10), host: host}, false, nil
+	return newConn(nc, host), false, nil
 }
 
 // put returns c to the pool, or closes it when the pool is full.
