@@ -60,6 +60,10 @@ func (c *conn) close() {
 	c.nc.Close()
 }
 
+// maxKeptBuffer bounds the head buffers an idle connection (to a replica,
+// or a relayed caller's) keeps for reuse: a large head's are dropped.
+const maxKeptBuffer = 64 << 10
+
 // idleTimeout is how long a pooled connection may wait for reuse. Replicas
 // come and go, so connections to addresses no longer in use must not stay
 // open (the sweep closes them).
@@ -150,6 +154,9 @@ func (p *pool) get(ctx context.Context, host string, deadline time.Time) (c *con
 // put returns c to the pool, or closes it when the pool is full.
 func (p *pool) put(c *conn) {
 	c.idle = time.Now()
+	if cap(c.head.lines) > maxKeptBuffer {
+		c.head.lines = nil // an idle connection keeps no large head
+	}
 	p.mu.Lock()
 	if !p.closed && len(p.idle[c.host]) < p.max {
 		p.idle[c.host] = append(p.idle[c.host], c)

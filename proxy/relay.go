@@ -210,6 +210,7 @@ func (p *Proxy) relay(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, inv *
 		if !p.relayOne(nc, brw.Writer, req, inv) || p.relays.isClosing() {
 			return
 		}
+		raw.release()
 		if !p.awaitRequest(nc, br) {
 			return
 		}

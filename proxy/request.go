@@ -102,11 +102,7 @@ func (q *rawRequest) read(br *bufio.Reader, limit int) (replay []byte, err error
 		}
 		return nil, err
 	}
-	if consumed {
-		if cap(q.big) > 64<<10 {
-			q.big = nil // don't keep a large buffer on an idle connection
-		}
-	} else {
+	if !consumed {
 		br.Discard(len(head))
 	}
 	switch {
@@ -337,6 +333,17 @@ func (q *rawRequest) route() (name, upstream string) {
 		upstream = string(tail)
 	}
 	return name, upstream
+}
+
+// release drops buffers a large head left, so an idle connection does not
+// keep them.
+func (q *rawRequest) release() {
+	if cap(q.big) > maxKeptBuffer {
+		q.big = nil
+	}
+	if cap(q.lines) > maxKeptBuffer {
+		q.lines = nil
+	}
 }
 
 func (q *rawRequest) method() string        { return q.methodSt }
