@@ -395,17 +395,17 @@ func copyBody(w io.Writer, flush func() error, br *bufio.Reader, h *respHead, bu
 }
 
 // writeStatus writes an HTTP/1.1 status line as net/http's server does,
-// with the standard reason phrase.
+// with the standard reason phrase. code has three digits.
 func writeStatus(bw *bufio.Writer, code int) {
-	var num [20]byte
 	bw.WriteString("HTTP/1.1 ")
-	bw.Write(strconv.AppendInt(num[:0], int64(code), 10))
+	bw.WriteByte(byte('0' + code/100))
+	bw.WriteByte(byte('0' + code/10%10))
+	bw.WriteByte(byte('0' + code%10))
 	bw.WriteByte(' ')
 	if text := http.StatusText(code); text != "" {
 		bw.WriteString(text)
 	} else {
-		bw.WriteString("status code ")
-		bw.Write(strconv.AppendInt(num[:0], int64(code), 10))
+		bw.WriteString("status code " + strconv.Itoa(code))
 	}
 	bw.WriteString("\r\n")
 }

@@ -227,7 +227,6 @@ func (p *Proxy) relay(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, inv *
 			return
 		}
 		replay, err := raw.read(br, limit-skipped)
-		var ne net.Error
 		switch {
 		case err == nil:
 		case errors.Is(err, errHeadTooLarge):
@@ -235,7 +234,7 @@ func (p *Proxy) relay(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, inv *
 			io.WriteString(nc, "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large")
 			closeWriteAndWait(nc)
 			return
-		case errors.As(err, &ne) && ne.Timeout():
+		case isTimeout(err):
 			return // net/http does not answer either
 		default: // errHandBack, or the caller hung up mid-head
 			var src io.Reader = br
@@ -404,6 +403,11 @@ func (p *Proxy) awaitRequest(nc net.Conn, br *bufio.Reader) bool {
 	}
 	nc.SetReadDeadline(time.Now().Add(relayHeaderTimeout))
 	return true
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // closeWriteAndWait ends what the relay sends on nc and, as net/http does
