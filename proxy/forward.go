@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,9 +10,10 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // maxIdlePerHost bounds the idle keep-alive connections kept per replica.
@@ -39,16 +41,16 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, inv *invocation)
 			}
 			continue
 		}
-		resp, err := roundTrip(ctx, c, r, inv, body)
+		heard, err := roundTrip(ctx, c, r, inv, body)
 		if err != nil {
 			c.close()
-			if reused && body.n == 0 && ctx.Err() == nil && attempt <= maxRetries {
+			if reused && !heard && body.n == 0 && !isBodyError(err) && ctx.Err() == nil && attempt <= maxRetries {
 				continue // the function closed an idle connection; try a fresh one
 			}
 			p.upstreamError(w, r, inv, err)
 			return
 		}
-		p.copyResponse(ctx, w, c, resp, inv)
+		p.copyResponse(ctx, w, c, inv)
 		return
 	}
 }
@@ -74,26 +76,17 @@ func (p *Proxy) reresolve(ctx context.Context, inv *invocation, delay *time.Dura
 	return true
 }
 
-// roundTrip writes the request on c and reads the response head. The
-// connection fails at the invocation's deadline, or as soon as the caller
-// goes away (ctx).
-func roundTrip(ctx context.Context, c *conn, r *http.Request, inv *invocation, body *countingBody) (*http.Response, error) {
+// roundTrip writes the request on c and reads the response head into
+// c.head, as the relay does (conn.readHead). The connection fails at the
+// invocation's deadline, or as soon as the caller goes away (ctx). heard
+// reports whether the function sent anything.
+func roundTrip(ctx context.Context, c *conn, r *http.Request, inv *invocation, body *countingBody) (heard bool, err error) {
 	c.nc.SetDeadline(inv.deadline)
 	c.watch(ctx)
 	if err := writeRequest(c.bw, r, inv, body); err != nil {
-		return nil, err
+		return false, err
 	}
-	for {
-		resp, err := http.ReadResponse(c.br, r)
-		if err != nil {
-			return nil, err
-		}
-		// Informational answers (100 Continue, 103 Early Hints) precede
-		// the real one.
-		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			return resp, nil
-		}
-	}
+	return c.readHead(r.Method)
 }
 
 // writeRequest writes r as an HTTP/1.1 request for inv to bw and flushes.
@@ -106,17 +99,19 @@ func writeRequest(bw *bufio.Writer, r *http.Request, inv *invocation, body *coun
 	bw.WriteString("\r\n")
 	connTokens := r.Header["Connection"]
 	for k, vv := range r.Header {
-		if skipRequestHeader(k, connTokens) {
+		if skipRequestHeader(k, connTokens) || k == "X-Call-Id" && inv.callID != "" {
 			continue
 		}
 		for _, v := range vv {
 			writeHeader(bw, k, v)
 		}
 	}
-	if _, ok := r.Header["X-Forwarded-For"]; !ok {
+	// A header the caller named in Connection is gone: the proxy sets its
+	// own.
+	if !hasHeader(r, "X-Forwarded-For") {
 		writeHeader(bw, "X-Forwarded-For", r.RemoteAddr)
 	}
-	if _, ok := r.Header["X-Forwarded-Host"]; !ok {
+	if !hasHeader(r, "X-Forwarded-Host") && r.Host != "" {
 		writeHeader(bw, "X-Forwarded-Host", r.Host)
 	}
 	if inv.callID != "" {
@@ -180,42 +175,46 @@ func skipRequestHeader(k string, connTokens []string) bool {
 // listed reports whether k is one of the comma-separated header names in
 // the Connection header values.
 func listed(k string, connTokens []string) bool {
-	for _, v := range connTokens {
-		for _, tok := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(tok), k) {
-				return true
-			}
-		}
-	}
-	return false
+	return httpguts.HeaderValuesContainsToken(connTokens, k)
 }
 
-// copyResponse writes the function's answer to w as it arrives. The
-// connection goes back to the pool when the answer was read to its end.
-func (p *Proxy) copyResponse(ctx context.Context, w http.ResponseWriter, c *conn, resp *http.Response, inv *invocation) {
-	h := w.Header()
-	connTokens := resp.Header["Connection"]
-	for k, vv := range resp.Header {
-		switch k {
-		case "Connection", "Proxy-Connection", "Keep-Alive", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
-			continue
+// hasHeader reports whether r has header k and the caller did not name it
+// in Connection.
+func hasHeader(r *http.Request, k string) bool {
+	_, ok := r.Header[k]
+	return ok && !listed(k, r.Header["Connection"])
+}
+
+// copyResponse writes the function's answer (head in c.head) to w as it
+// arrives, with the same headers the relay passes on. The connection goes
+// back to the pool when the answer was read to its end.
+func (p *Proxy) copyResponse(ctx context.Context, w http.ResponseWriter, c *conn, inv *invocation) {
+	h := &c.head
+	hdr := w.Header()
+	own := p.own(inv)
+	for lines := h.lines; len(lines) > 0; {
+		var line []byte
+		line, lines = cutLine(lines)
+		name, value, _ := bytes.Cut(line, []byte(":"))
+		if ownHeader(name)&own != 0 {
+			continue // the proxy's values replace the function's
 		}
-		if len(connTokens) > 0 && listed(k, connTokens) {
-			continue
-		}
-		h[k] = vv
+		k := http.CanonicalHeaderKey(string(name))
+		hdr[k] = append(hdr[k], string(trimOWS(value)))
 	}
-	w.WriteHeader(resp.StatusCode)
+	if h.length >= 0 && !h.chunked {
+		hdr["Content-Length"] = []string{strconv.FormatInt(h.length, 10)}
+	}
+	w.WriteHeader(h.code)
 
 	buf := buffers.Get().(*[]byte)
 	defer buffers.Put(buf)
 	// Flushing after every read streams whatever the function sends, and
 	// costs nothing for a small answer: its head and body leave in one
 	// write.
-	err := copyFlushing(w, resp.Body, *buf)
-	resp.Body.Close()
-	p.record(inv.name, inv.ns, resp.StatusCode, inv.began)
-	if err != nil || resp.Close || c.unwatch() != nil {
+	err := copyBody(w, http.NewResponseController(w).Flush, c.br, h, *buf)
+	p.record(inv.name, inv.ns, h.code, inv.began)
+	if err != nil || h.close || c.unwatch() != nil {
 		c.close()
 		if err != nil && ctx.Err() == nil {
 			// The answer is cut short; make the caller see it.
@@ -226,31 +225,10 @@ func (p *Proxy) copyResponse(ctx context.Context, w http.ResponseWriter, c *conn
 	p.pool.put(c)
 }
 
-// copyFlushing copies src to w, flushing after every read.
-func copyFlushing(w http.ResponseWriter, src io.Reader, buf []byte) error {
-	rc := http.NewResponseController(w)
-	for {
-		n, rerr := src.Read(buf)
-		if n > 0 {
-			if _, err := w.Write(buf[:n]); err != nil {
-				return err
-			}
-			if err := rc.Flush(); err != nil {
-				return err
-			}
-		}
-		if rerr == io.EOF {
-			return nil
-		}
-		if rerr != nil {
-			return rerr
-		}
-	}
-}
-
 var buffers = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}
 
-// countingBody counts what was read of the request body.
+// countingBody counts what was read of the request body, and marks the
+// errors reading it as the caller's (bodyError).
 type countingBody struct {
 	r io.Reader
 	n int64
@@ -262,7 +240,22 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	b.n += int64(n)
+	if err != nil && err != io.EOF {
+		err = bodyError{err}
+	}
 	return n, err
+}
+
+// bodyError is a failure to read the caller's request body: a malformed
+// one (bad chunked encoding) is the caller's fault, and answered 400.
+type bodyError struct{ err error }
+
+func (e bodyError) Error() string { return "read request body: " + e.err.Error() }
+func (e bodyError) Unwrap() error { return e.err }
+
+func isBodyError(err error) bool {
+	var be bodyError
+	return errors.As(err, &be)
 }
 
 // refused reports whether err happened while connecting, before anything

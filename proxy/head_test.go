@@ -25,7 +25,7 @@ func TestReadHead(t *testing.T) {
 		{name: "informational skipped", raw: "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", wantCode: 201, wantLength: 0},
 		{name: "head", raw: "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", method: "HEAD", wantCode: 200, wantLength: 99, bodyless: true},
 		{name: "no content", raw: "HTTP/1.1 204 No Content\r\n\r\n", wantCode: 204, wantLength: -1, bodyless: true},
-		{name: "bare LF", raw: "HTTP/1.1 200 OK\nA: b\n\n", wantCode: 200, wantLines: "A: b\r\n", wantLength: -1},
+		{name: "bare LF", raw: "HTTP/1.1 200 OK\nA: b\n\n", wantCode: 200, wantLines: "A: b\r\n", wantLength: -1, close: true},
 		{name: "conflicting lengths", raw: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", wantErr: true},
 		{name: "garbage", raw: "SSH-2.0-x\r\n\r\n", wantErr: true},
 		{name: "no colon", raw: "HTTP/1.1 200 OK\r\nbroken\r\n\r\n", wantErr: true},

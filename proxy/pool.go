@@ -11,12 +11,31 @@ import (
 // conn is one keep-alive connection to a replica.
 type conn struct {
 	nc   net.Conn
+	lim  responseLimit // br reads nc through it
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	host string
 	stop func() bool // ends the deadline watch of the current request
-	head respHead    // the relay's response head, buffers reused
+	head respHead    // the response head, buffers reused
 	idle time.Time   // when it was put back in the pool
+}
+
+func newConn(nc net.Conn, host string) *conn {
+	c := &conn{nc: nc, bw: bufio.NewWriterSize(nc, 16<<10), host: host}
+	c.lim.r = nc
+	c.br = bufio.NewReaderSize(&c.lim, 16<<10)
+	return c
+}
+
+// readHead reads the function's response head into c.head, allowing it
+// (with any informational answers before it) maxResponseHeadBytes. heard
+// reports whether the function sent anything: a request is only tried
+// again on a fresh connection when it did not.
+func (c *conn) readHead(method string) (heard bool, err error) {
+	c.lim.on, c.lim.left = true, maxResponseHeadBytes
+	err = readHead(c.br, method, &c.head)
+	c.lim.on = false
+	return c.lim.left < maxResponseHeadBytes, err
 }
 
 // watch makes the connection fail as soon as ctx ends.
@@ -40,6 +59,10 @@ func (c *conn) close() {
 	}
 	c.nc.Close()
 }
+
+// maxKeptBuffer bounds the head buffers an idle connection (to a replica,
+// or a relayed caller's) keeps for reuse: a large head's are dropped.
+const maxKeptBuffer = 64 << 10
 
 // idleTimeout is how long a pooled connection may wait for reuse. Replicas
 // come and go, so connections to addresses no longer in use must not stay
@@ -125,12 +148,15 @@ func (p *pool) get(ctx context.Context, host string, deadline time.Time) (c *con
 	if err != nil {
 		return nil, false, err
 	}
-	return &conn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 16<<10), host: host}, false, nil
+	return newConn(nc, host), false, nil
 }
 
 // put returns c to the pool, or closes it when the pool is full.
 func (p *pool) put(c *conn) {
 	c.idle = time.Now()
+	if cap(c.head.lines) > maxKeptBuffer {
+		c.head.lines = nil // an idle connection keeps no large head
+	}
 	p.mu.Lock()
 	if !p.closed && len(p.idle[c.host]) < p.max {
 		p.idle[c.host] = append(p.idle[c.host], c)

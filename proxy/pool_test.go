@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"net"
@@ -120,5 +121,34 @@ func TestPoolClosesStaleConnections(t *testing.T) {
 	}
 	if _, err := old.nc.Write([]byte("x")); err == nil {
 		t.Errorf("stale connection still open after the sweep")
+	}
+}
+
+// TestLargeHeadBuffersNotKept checks that an idle connection does not keep
+// the buffers of a large head it carried: a function's answer head (up to
+// 10 MiB) on a pooled connection, a caller's request head (up to 1 MiB) on
+// a relayed one.
+func TestLargeHeadBuffersNotKept(t *testing.T) {
+	p := newPool(4)
+	defer p.closeIdle()
+	for _, size := range []int{100, 1 << 20} {
+		a, b := net.Pipe()
+		defer b.Close()
+		c := newConn(a, "fn:8080")
+		c.head.lines = make([]byte, 0, size)
+		p.put(c)
+		if kept := cap(c.head.lines); kept > maxKeptBuffer || size <= maxKeptBuffer && kept != size {
+			t.Errorf("after a %d-byte head a pooled connection keeps %d bytes of buffer, want at most %d (and the small one)", size, kept, maxKeptBuffer)
+		}
+	}
+
+	head := "GET /function/f HTTP/1.1\r\nHost: h\r\nCookie: " + strings.Repeat("c", 200<<10) + "\r\n\r\n"
+	var q rawRequest
+	if _, err := q.read(bufio.NewReaderSize(strings.NewReader(head), 4096), 1<<20); err != nil {
+		t.Fatalf("read = %v", err)
+	}
+	q.release()
+	if cap(q.big) > maxKeptBuffer || cap(q.lines) > maxKeptBuffer {
+		t.Errorf("after a %d-byte head a relayed connection keeps %d and %d bytes of buffer, want at most %d", len(head), cap(q.big), cap(q.lines), maxKeptBuffer)
 	}
 }

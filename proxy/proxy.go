@@ -129,7 +129,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	h := w.Header()
-	if r.Header.Get("X-Call-Id") == "" {
+	if !hasCallID(r) {
 		inv.callID = newCallID()
 		h.Set("X-Call-Id", inv.callID)
 	}
@@ -157,6 +157,25 @@ type invocation struct {
 }
 
 func (inv *invocation) function() string { return inv.name + "." + inv.ns }
+
+// hasCallID reports whether the caller set the call id: the first X-Call-Id
+// header is not empty, and not named in Connection.
+func hasCallID(r *http.Request) bool {
+	return r.Header.Get("X-Call-Id") != "" && !listed("X-Call-Id", r.Header["Connection"])
+}
+
+// own returns the response headers the proxy sets for inv, whose values
+// replace any the function sends.
+func (p *Proxy) own(inv *invocation) ownHeaders {
+	own := ownStartTime
+	if inv.callID != "" {
+		own |= ownCallID
+	}
+	if p.cfg.ServedBy != "" {
+		own |= ownServedBy
+	}
+	return own
+}
 
 // functionName returns NAME[.NS] from /function/NAME[.NS][/...], or "".
 func functionName(path string) string {
@@ -214,9 +233,12 @@ func (p *Proxy) resolveFailure(ctx context.Context, name, ns string, err error) 
 // upstreamFailure classifies a failure before any of the function's
 // answer was written.
 func (p *Proxy) upstreamFailure(ctx context.Context, inv *invocation, err error) failure {
+	var be bodyError
 	switch {
 	case ctx.Err() != nil:
 		return failure{}
+	case errors.As(err, &be) && !errors.Is(err, os.ErrDeadlineExceeded):
+		return failure{http.StatusBadRequest, "Bad request body: " + be.err.Error(), false}
 	case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded):
 		return failure{http.StatusGatewayTimeout, fmt.Sprintf("function %s did not answer within %s", inv.function(), p.cfg.Timeout), true}
 	default:

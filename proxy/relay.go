@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/textproto"
 	"strconv"
 	"sync"
 	"time"
@@ -22,13 +24,16 @@ import (
 // background reader goroutine, the response writer, header sorting) that
 // made up most of the gateway's cost. A request on that connection that is
 // not an invocation is handed back, unread, to the http.Server through
-// Handoff, so /system calls and the UI keep their ordinary path.
+// Handoff, so /system calls and the UI keep their ordinary path; so is an
+// invocation whose head the relay does not read itself (rawRequest.parse),
+// so that net/http judges it as it judges a connection's first request.
 
 // Relay timeouts, as the http.Server's.
 const (
 	relayIdleTimeout   = 2 * time.Minute
 	relayHeaderTimeout = 10 * time.Second
 	maxDrainBytes      = 256 << 10
+	rstAvoidanceDelay  = 500 * time.Millisecond // net/http's
 )
 
 // relays tracks hijacked connections so Close can end them.
@@ -103,8 +108,19 @@ func (p *Proxy) hijack(w http.ResponseWriter, r *http.Request, inv *invocation) 
 	r.Body = hijackedBody(r, brw.Reader)
 	r.RemoteAddr = nc.RemoteAddr().String()
 	owned := *inv // ServeHTTP lets go of inv when this returns
-	go p.relay(nc, brw, r, &owned)
+	go p.relay(nc, brw, r, &owned, maxRequestHead(r))
 	return true
+}
+
+// maxRequestHead is the longest request head the http.Server that read r
+// accepts: its MaxHeaderBytes, and the 4 KiB net/http allows on top for
+// what its buffer reads ahead.
+func maxRequestHead(r *http.Request) int {
+	n := http.DefaultMaxHeaderBytes
+	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok && srv.MaxHeaderBytes > 0 {
+		n = srv.MaxHeaderBytes
+	}
+	return n + 4096
 }
 
 // hijackedBody reads r's body from the connection's buffer, framed as r's
@@ -121,7 +137,7 @@ func hijackedBody(r *http.Request, br *bufio.Reader) io.ReadCloser {
 }
 
 // chunkedBody decodes a chunked body and, at its end, reads past the
-// trailer section so the next request starts where it should.
+// trailer section so the next message starts where it should.
 type chunkedBody struct {
 	cr   io.Reader
 	br   *bufio.Reader
@@ -135,24 +151,50 @@ func (b *chunkedBody) Read(p []byte) (int, error) {
 	n, err := b.cr.Read(p)
 	if err == io.EOF {
 		b.done = true
-		for { // trailer lines, then an empty one
-			line, lerr := b.br.ReadSlice('\n')
-			if lerr != nil {
-				return n, lerr
-			}
-			if len(bytes.TrimRight(line, "\r\n")) == 0 {
-				break
-			}
+		if terr := skipTrailer(b.br); terr != nil {
+			return n, terr
 		}
 	}
 	return n, err
 }
 
+var errLongTrailer = errors.New("trailer section longer than the buffer, or not ended by an empty line")
+
+// skipTrailer reads the trailer section after a chunked body's last chunk,
+// and refuses it as net/http's body reader does: it must be a bare CRLF,
+// or header lines textproto accepts whose end (CRLF CRLF) is within br's
+// buffer.
+func skipTrailer(br *bufio.Reader) error {
+	buf, err := br.Peek(2)
+	switch {
+	case string(buf) == "\r\n":
+		br.Discard(2)
+		return nil
+	case len(buf) < 2:
+		return io.ErrUnexpectedEOF
+	case err != nil:
+		return err
+	}
+	for n := 4; ; n++ {
+		buf, err := br.Peek(n)
+		if bytes.HasSuffix(buf, []byte("\r\n\r\n")) {
+			break
+		}
+		if err != nil {
+			return errLongTrailer
+		}
+	}
+	_, err = textproto.NewReader(br).ReadMIMEHeader()
+	return err
+}
+
 // relay serves invocations on a taken-over connection until the caller
 // closes it, idles out, or sends something that is not an invocation. The
 // first request is the one net/http parsed; the relay reads the following
-// ones itself.
-func (p *Proxy) relay(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, inv *invocation) {
+// ones itself, up to limit bytes of head (maxRequestHead). What it does not
+// take (see rawRequest.parse) it hands back to net/http unread, so a
+// request gets the same answer here as the first one on a connection.
+func (p *Proxy) relay(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, inv *invocation, limit int) {
 	handedOff := false
 	defer func() {
 		p.relays.remove(nc)
@@ -160,25 +202,49 @@ func (p *Proxy) relay(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, inv *
 			nc.Close()
 		}
 	}()
+	br := brw.Reader
 	var req upstreamRequest = newParsedRequest(r)
 	raw := &rawRequest{remote: r.RemoteAddr}
+	last := r.Method
 	for {
 		if !p.relayOne(nc, brw.Writer, req, inv) || p.relays.isClosing() {
 			return
 		}
-		next, ok := p.nextInvocation(nc, brw.Reader)
+		raw.release()
+		if !p.awaitRequest(nc, br) {
+			return
+		}
+		skipped := 0
+		if last == http.MethodPost {
+			skipped = skipLineEnds(br)
+		}
+		next, ok := nextIsInvocation(br)
 		if !ok {
 			return
 		}
 		if !next {
-			handedOff = p.relays.handoff.give(&bufferedConn{Conn: nc, br: brw.Reader})
+			handedOff = p.relays.handoff.give(&bufferedConn{Conn: nc, r: br})
 			return
 		}
-		if err := raw.read(brw.Reader); err != nil {
-			writeFailure(brw.Writer, failure{http.StatusBadRequest, "400 Bad Request: " + err.Error(), false}, true)
-			brw.Writer.Flush()
+		replay, err := raw.read(br, limit-skipped)
+		switch {
+		case err == nil:
+		case errors.Is(err, errHeadTooLarge):
+			// net/http's answer, word for word.
+			io.WriteString(nc, "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large")
+			closeWriteAndWait(nc)
+			return
+		case isTimeout(err):
+			return // net/http does not answer either
+		default: // errHandBack, or the caller hung up mid-head
+			var src io.Reader = br
+			if len(replay) > 0 {
+				src = io.MultiReader(bytes.NewReader(replay), br)
+			}
+			handedOff = p.relays.handoff.give(&bufferedConn{Conn: nc, r: src})
 			return
 		}
+		last = raw.methodSt
 		req, inv = raw, p.begin(raw)
 	}
 }
@@ -248,14 +314,15 @@ func (p *Proxy) relayOne(nc net.Conn, bw *bufio.Writer, req upstreamRequest, inv
 			return bw.Flush() == nil && keep
 		}
 		c.nc.SetDeadline(inv.deadline)
+		heard := false
 		err = req.write(c.bw, inv)
 		if err == nil {
-			err = readHead(c.br, req.method(), &c.head)
+			heard, err = c.readHead(req.method())
 		}
 		if err != nil {
 			c.close()
-			if reused && req.consumed() == 0 && attempt <= maxRetries {
-				continue
+			if reused && !heard && req.consumed() == 0 && !isBodyError(err) && attempt <= maxRetries {
+				continue // the function closed an idle connection; try a fresh one
 			}
 			writeFailure(bw, p.upstreamFailed(ctx, inv, err), true)
 			bw.Flush()
@@ -273,10 +340,12 @@ func (p *Proxy) relayResponse(bw *bufio.Writer, c *conn, h *respHead, inv *invoc
 	// A body the function ends by closing its connection is re-framed as
 	// chunked, like one it sent chunked.
 	chunked := !h.bodyless && h.length < 0
-	bw.WriteString("HTTP/1.1 ")
-	bw.Write(h.status)
-	bw.WriteString("\r\n")
-	bw.Write(h.lines)
+	writeStatus(bw, h.code)
+	if own := h.own & p.own(inv); own != 0 {
+		bw.Write(dropOwn(h.lines, own)) // the proxy's values replace the function's
+	} else {
+		bw.Write(h.lines)
+	}
 	if inv.callID != "" {
 		writeHeader(bw, "X-Call-Id", inv.callID)
 	}
@@ -317,7 +386,7 @@ func (p *Proxy) relayResponse(bw *bufio.Writer, c *conn, h *respHead, inv *invoc
 		err = bw.Flush()
 	}
 	p.record(inv.name, inv.ns, h.code, inv.began)
-	if err != nil || h.close || (!h.bodyless && !h.chunked && h.length < 0) {
+	if err != nil || h.close {
 		c.close()
 	} else {
 		p.pool.put(c)
@@ -325,15 +394,52 @@ func (p *Proxy) relayResponse(bw *bufio.Writer, c *conn, h *respHead, inv *invoc
 	return err == nil
 }
 
-// nextInvocation waits for the caller's next request and reports whether it
-// is an invocation (to relay) or something else (to hand back). ok is false
-// when the connection is done.
-func (p *Proxy) nextInvocation(nc net.Conn, br *bufio.Reader) (next, ok bool) {
+// awaitRequest waits for the first byte of the caller's next request, and
+// reports false when the connection is done instead.
+func (p *Proxy) awaitRequest(nc net.Conn, br *bufio.Reader) bool {
 	nc.SetReadDeadline(time.Now().Add(relayIdleTimeout))
 	if _, err := br.Peek(1); err != nil || p.relays.isClosing() {
-		return false, false
+		return false
 	}
 	nc.SetReadDeadline(time.Now().Add(relayHeaderTimeout))
+	return true
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// closeWriteAndWait ends what the relay sends on nc and, as net/http does
+// before it closes a connection whose request it refused unread, gives the
+// caller a moment (rstAvoidanceDelay) to read the answer: closing with the
+// rest of the request unread would send a reset that can destroy it. It
+// reads and drops what the caller still sends until then.
+func closeWriteAndWait(nc net.Conn) {
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	nc.SetReadDeadline(time.Now().Add(rstAvoidanceDelay))
+	io.Copy(io.Discard, nc)
+}
+
+// skipLineEnds drops up to four CR or LF bytes before a request, as
+// net/http's server does after a POST (old clients send a line end after
+// the body), and returns how many.
+func skipLineEnds(br *bufio.Reader) int {
+	peek, _ := br.Peek(4)
+	n := 0
+	for n < len(peek) && (peek[n] == '\r' || peek[n] == '\n') {
+		n++
+	}
+	br.Discard(n)
+	return n
+}
+
+// nextIsInvocation reports whether the request at the start of br is an
+// invocation (to relay) or something else (to hand back). ok is false
+// when the connection is done.
+func nextIsInvocation(br *bufio.Reader) (next, ok bool) {
 	for n := br.Buffered(); ; n++ {
 		if n > br.Size() {
 			return false, true // an oversized request line: net/http answers it
@@ -388,13 +494,13 @@ func drain(body io.Reader) bool {
 }
 
 // bufferedConn is a connection handed back to net/http with the bytes the
-// relay had already buffered.
+// relay had already read: r reads them first.
 type bufferedConn struct {
 	net.Conn
-	br *bufio.Reader
+	r io.Reader
 }
 
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.br.Read(p) }
+func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // handoffListener is a net.Listener fed by the relay.
 type handoffListener struct {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"io"
 	"strings"
 	"testing"
 )
@@ -12,7 +13,7 @@ func TestRawRequestRead(t *testing.T) {
 		"X-Start-Time: 1\r\nX-Forwarded-For: 1.2.3.4\r\nAuthorization: Bearer t\r\nContent-Length: 3\r\n\r\nabcNEXT"
 	br := bufio.NewReader(strings.NewReader(raw))
 	var q rawRequest
-	if err := q.read(br); err != nil {
+	if _, err := q.read(br, 1<<20); err != nil {
 		t.Fatalf("read = %v", err)
 	}
 	if q.method() != "POST" || string(q.host) != "gw:8080" || q.length != 3 || q.close || !q.hasXFF || q.hasXFH {
@@ -49,21 +50,52 @@ func TestRawRequestRoute(t *testing.T) {
 	}
 }
 
-func TestRawRequestRejects(t *testing.T) {
+func TestRawRequestHandsBack(t *testing.T) {
 	for _, raw := range []string{
-		"GET /function/f\r\n\r\n",
-		"GET /function/f HTTP/2.0\r\n\r\n",
-		"GET /function/f HTTP/1.1\r\nBad Header: x\r\n\r\n",
-		"GET /function/f HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
-		"GET /function/f HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+		"GET /function/f\r\nHost: h\r\n\r\n",
+		"GET /function/f HTTP/2.0\r\nHost: h\r\n\r\n",
+		"GET /function/f HTTP/1.0\r\nHost: h\r\n\r\n",
+		"GET /function/f HTTP/1.1\r\nHost: h\r\nBad Header: x\r\n\r\n",
+		"GET /function/f HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n",
+		"GET /function/f HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
+		"GET /function/f HTTP/1.1\r\n\r\n",
+		"CONNECT /function/f HTTP/1.1\r\nHost: h\r\n\r\n",
 	} {
 		var q rawRequest
-		if err := q.read(bufio.NewReader(strings.NewReader(raw))); err == nil {
-			t.Errorf("read(%q) = nil, want an error", raw)
+		br := bufio.NewReader(strings.NewReader(raw))
+		if replay, err := q.read(br, 1<<20); err != errHandBack || replay != nil || br.Buffered() != len(raw) {
+			t.Errorf("read(%q) = %q, %v with %d bytes left in the buffer; want errHandBack and the request unread", raw, replay, err, br.Buffered())
 		}
 	}
-	var q rawRequest
-	if err := q.read(bufio.NewReader(strings.NewReader("GET /function/f HTTP/1.0\r\n\r\n"))); err != nil || !q.closing() {
-		t.Errorf("HTTP/1.0 request: err %v, closing %v; want it to close", err, q.closing())
+}
+
+func TestRawRequestLongHead(t *testing.T) {
+	long := "GET /function/f HTTP/1.1\r\nHost: h\r\nCookie: " + strings.Repeat("c", 6000) + "\r\n\r\n"
+	tests := []struct {
+		name, raw  string
+		limit      int
+		wantErr    error
+		wantReplay bool
+	}{
+		{"taken", long + "NEXT", len(long), nil, false},
+		{"one byte over", long + "NEXT", len(long) - 1, errHeadTooLarge, true},
+		{"handed back", strings.Replace(long, "Host: h", "Host: <", 1) + "NEXT", len(long), errHandBack, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var q rawRequest
+			br := bufio.NewReaderSize(strings.NewReader(tt.raw), 4096)
+			replay, err := q.read(br, tt.limit)
+			if err != tt.wantErr || (len(replay) > 0) != tt.wantReplay {
+				t.Fatalf("read = %d bytes to replay, %v; want %v, replay %v", len(replay), err, tt.wantErr, tt.wantReplay)
+			}
+			rest, _ := io.ReadAll(br)
+			if got := string(replay) + string(rest); err != nil && got != tt.raw {
+				t.Errorf("replay and what is left = %.40q..., want the request as sent", got)
+			}
+			if err == nil && string(rest) != "NEXT" {
+				t.Errorf("after the head the reader is at %.40q, want NEXT", rest)
+			}
+		})
 	}
 }

@@ -36,6 +36,8 @@ go test -run '^$' -fuzz FuzzParseMemory -fuzztime 200000x ./internal/api
 go test -run '^$' -fuzz FuzzDecodeJob -fuzztime 50000x ./internal/queue
 go test -run '^$' -fuzz FuzzValidateTopic -fuzztime 50000x ./internal/trigger
 go test -run '^$' -fuzz FuzzParseSchedule -fuzztime 50000x ./internal/trigger
+go test -run '^$' -fuzz FuzzRelayParity -fuzztime 50000x ./proxy
+go test -run '^$' -fuzz FuzzReadHead -fuzztime 50000x ./proxy
 
 echo "== end-to-end tests (root: private containerd, CNI bridge and registry)"
 go test -count=1 -timeout 45m ./test/
