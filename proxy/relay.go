@@ -223,7 +223,7 @@ func (p *Proxy) relay(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, inv *
 			return
 		}
 		if !next {
-			handedOff = p.relays.handoff.give(&bufferedConn{Conn: nc, r: br})
+			handedOff = p.relays.handoff.give(handBack(nc, br, nil))
 			return
 		}
 		replay, err := raw.read(br, limit-skipped)
@@ -237,11 +237,7 @@ func (p *Proxy) relay(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, inv *
 		case isTimeout(err):
 			return // net/http does not answer either
 		default: // errHandBack, or the caller hung up mid-head
-			var src io.Reader = br
-			if len(replay) > 0 {
-				src = io.MultiReader(bytes.NewReader(replay), br)
-			}
-			handedOff = p.relays.handoff.give(&bufferedConn{Conn: nc, r: src})
+			handedOff = p.relays.handoff.give(handBack(nc, br, replay))
 			return
 		}
 		last = raw.methodSt
@@ -494,13 +490,54 @@ func drain(body io.Reader) bool {
 }
 
 // bufferedConn is a connection handed back to net/http with the bytes the
-// relay had already read: r reads them first.
+// relay had already read: pending is read first, then Conn. Conn is never
+// a bufferedConn itself: handing a connection back again flattens it
+// (handBack), so a caller alternating invocations and other requests on
+// one connection costs the same memory on the thousandth round as on the
+// first.
 type bufferedConn struct {
 	net.Conn
-	r io.Reader
+	pending []byte
 }
 
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+// handBack is nc to give back to net/http after the relay read from it
+// through br, and consumed replay from br, which it now gives back too.
+func handBack(nc net.Conn, br *bufio.Reader, replay []byte) *bufferedConn {
+	buffered, _ := br.Peek(br.Buffered())
+	pending := make([]byte, 0, len(replay)+len(buffered))
+	pending = append(append(pending, replay...), buffered...)
+	if bc, ok := nc.(*bufferedConn); ok {
+		// br read bc's pending bytes before its connection's: what it
+		// has not read of them comes after what it holds.
+		pending = append(pending, bc.pending...)
+		nc = bc.Conn
+	}
+	if len(pending) == 0 {
+		pending = nil
+	}
+	return &bufferedConn{Conn: nc, pending: pending}
+}
+
+func (c *bufferedConn) Read(p []byte) (int, error) {
+	if len(c.pending) == 0 {
+		return c.Conn.Read(p)
+	}
+	n := copy(p, c.pending)
+	c.pending = c.pending[n:]
+	if len(c.pending) == 0 {
+		c.pending = nil // let the bytes go
+	}
+	return n, nil
+}
+
+// CloseWrite half-closes, so net/http (and the relay) can end a refused
+// request without a reset that would lose their answer.
+func (c *bufferedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
 
 // handoffListener is a net.Listener fed by the relay.
 type handoffListener struct {

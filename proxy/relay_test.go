@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +22,8 @@ type relayEnv struct {
 	url    string
 	res    *fakeResolver
 	system atomic.Int32 // requests the non-invocation handler answered
+	nested atomic.Int32 // connections handed back wrapping one handed back before
+	handed atomic.Int32 // connections handed back
 }
 
 func newRelayEnv(t *testing.T) *relayEnv {
@@ -47,6 +50,15 @@ func newRelayEnv(t *testing.T) *relayEnv {
 		e.system.Add(1)
 		fmt.Fprintf(w, "system %s", r.URL.Path)
 	}))
+	srv.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if bc, ok := c.(*bufferedConn); ok {
+			e.handed.Add(1)
+			if _, ok := bc.Conn.(*bufferedConn); ok {
+				e.nested.Add(1)
+			}
+		}
+		return ctx
+	}
 	srv.Start()
 	go srv.Config.Serve(p.Handoff())
 	t.Cleanup(func() { srv.Close(); p.Close() })
@@ -125,6 +137,36 @@ func TestRelayKeepAliveSequence(t *testing.T) {
 		t.Errorf("the other handler answered %d requests, want 2 (handed back from the relay)", e.system.Load())
 	}
 	e.res.checkReleased(t)
+}
+
+// TestHandBackStaysFlat: a caller alternating invocations and other
+// requests on one connection has it taken over and handed back each time;
+// what is handed back never wraps what was handed back before, so the
+// connection costs the same on the last round as on the first (it used to
+// grow by a buffer and a wrapper each round, without bound).
+func TestHandBackStaysFlat(t *testing.T) {
+	e := newRelayEnv(t)
+	c := e.dial()
+	const rounds = 50
+	bigHeader := "X-Big: " + strings.Repeat("b", 6000) + "\r\n" // handed back through the replay path
+	for i := range rounds {
+		if resp, _ := c.do("GET", "GET /function/f/x HTTP/1.1\r\nHost: h\r\n\r\n"); resp.StatusCode != 200 {
+			t.Fatalf("round %d: invocation %d", i, resp.StatusCode)
+		}
+		extra := ""
+		if i%2 == 1 {
+			extra = bigHeader
+		}
+		if resp, body := c.do("GET", "GET /system/info HTTP/1.1\r\nHost: h\r\n"+extra+"\r\n"); resp.StatusCode != 200 || body != "system /system/info" {
+			t.Fatalf("round %d: /system/info = %d %q", i, resp.StatusCode, body)
+		}
+	}
+	if n := e.handed.Load(); n != rounds {
+		t.Errorf("%d connections handed back, want %d", n, rounds)
+	}
+	if n := e.nested.Load(); n != 0 {
+		t.Errorf("%d of %d handed-back connections wrap an earlier one", n, e.handed.Load())
+	}
 }
 
 func TestRelayExpectContinueAndClose(t *testing.T) {
