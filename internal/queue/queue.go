@@ -89,6 +89,8 @@ type Config struct {
 	Log          *slog.Logger
 	CallbackTTL  time.Duration // how long callbacks are retried (default 10m)
 	CallbackWait time.Duration // first wait between callback attempts (default 1s), doubling to a minute
+
+	freeSpace func(dir string) (int64, error) // bytes free on dir's disk; tests fake a full one
 }
 
 // Queue is the running queue.
@@ -113,6 +115,7 @@ type Queue struct {
 	workers              map[fnKey]*loop
 	closed               bool
 	maxPayload           int32
+	maxBytes             int64 // the invoke stream's cap: Config.MaxBytes, or less when the disk is smaller
 	callbackClient       *http.Client
 }
 
@@ -157,6 +160,9 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.freeSpace == nil {
+		cfg.freeSpace = freeSpace
+	}
 	q := &Queue{
 		cfg:            cfg,
 		log:            cfg.Log,
@@ -193,22 +199,11 @@ func (q *Queue) setup(ctx context.Context) error {
 	if q.js, err = jetstream.New(q.nc); err != nil {
 		return err
 	}
-	streams := []struct {
-		to  *jetstream.Stream
-		cfg jetstream.StreamConfig
-	}{
-		{&q.invoke, jetstream.StreamConfig{Name: invokeStream, Subjects: []string{invokePrefix + "*.*"},
-			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow,
-			MaxBytes: maxBytes(q.cfg.MaxBytes), Discard: jetstream.DiscardNew}},
-		{&q.dead, jetstream.StreamConfig{Name: deadStream, Subjects: []string{deadPrefix + "*.*"},
-			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow,
-			MaxMsgs: 100_000, MaxAge: 30 * 24 * time.Hour, Discard: jetstream.DiscardOld}},
-		{&q.cb, jetstream.StreamConfig{Name: callbackStream, Subjects: []string{callbackSubject},
-			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow}},
-	}
-	for _, s := range streams {
-		if *s.to, err = q.js.CreateOrUpdateStream(ctx, s.cfg); err != nil {
-			return fmt.Errorf("queue: stream %s: %w", s.cfg.Name, err)
+	q.maxBytes = q.fitMaxBytes(ctx)
+	streams := q.streamConfigs()
+	for i, to := range []*jetstream.Stream{&q.invoke, &q.dead, &q.cb} {
+		if *to, err = q.js.CreateOrUpdateStream(ctx, streams[i]); err != nil {
+			return fmt.Errorf("queue: stream %s: %w", streams[i].Name, err)
 		}
 	}
 	// Work left from before: every consumer, and every function with
@@ -254,6 +249,20 @@ func (q *Queue) setup(ctx context.Context) error {
 	return q.startCallbacks(ctx)
 }
 
+// streamConfigs are the streams: FUNCD_INVOKE, FUNCD_DEAD, FUNCD_CALLBACK.
+func (q *Queue) streamConfigs() []jetstream.StreamConfig {
+	return []jetstream.StreamConfig{
+		{Name: invokeStream, Subjects: []string{invokePrefix + "*.*"},
+			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow,
+			MaxBytes: maxBytes(q.maxBytes), Discard: jetstream.DiscardNew},
+		{Name: deadStream, Subjects: []string{deadPrefix + "*.*"},
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow,
+			MaxMsgs: 100_000, MaxAge: 30 * 24 * time.Hour, Discard: jetstream.DiscardOld},
+		{Name: callbackStream, Subjects: []string{callbackSubject},
+			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow},
+	}
+}
+
 // Conn is funcd's in-process connection, for triggers.
 func (q *Queue) Conn() *nats.Conn { return q.nc }
 
@@ -291,7 +300,7 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) error {
 		case errors.Is(err, ErrClosed):
 			return err
 		case full(err):
-			return fmt.Errorf("%w: the invocations waiting take --queue-max-bytes (%d bytes)", ErrFull, q.cfg.MaxBytes)
+			return fmt.Errorf("%w: the invocations waiting take --queue-max-bytes (%d bytes)", ErrFull, q.maxBytes)
 		}
 		return fmt.Errorf("queue: store: %w", err)
 	}

@@ -41,6 +41,7 @@ func startServer(cfg Config, maxPayload int32, log *slog.Logger) (*server.Server
 		DontListen:         cfg.NATSListen == "",
 		JetStream:          true,
 		StoreDir:           cfg.StoreDir,
+		JetStreamMaxStore:  storeLimit(cfg.StoreDir),
 		JetStreamMaxMemory: 64 << 20,
 		SyncAlways:         cfg.SyncAlways,
 		MaxPayload:         maxPayload,
