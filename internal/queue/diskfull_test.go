@@ -2,11 +2,16 @@ package queue
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // lockedBuffer is a log destination safe for the server's goroutines.
@@ -25,6 +30,91 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// delivered reports whether iv saw every body in want.
+func delivered(iv *invoker, want []string) func() bool {
+	return func() bool {
+		iv.mu.Lock()
+		defer iv.mu.Unlock()
+		for _, w := range want {
+			if !slices.Contains(iv.bodies, w) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// enqueueBodies queues one invocation of echo per body.
+func enqueueBodies(t *testing.T, q *Queue, bodies ...string) {
+	t.Helper()
+	for _, b := range bodies {
+		if err := q.Enqueue(t.Context(), Job{Function: "echo", Body: []byte(b)}); err != nil {
+			t.Fatalf("Enqueue(%q) = %v", b, err)
+		}
+	}
+}
+
+func TestFullDiskRefusesAtOnceAndRecovers(t *testing.T) {
+	var avail atomic.Int64
+	avail.Store(1 << 40)
+	fns := &fakeFunctions{}
+	fns.set("echo", nil)
+	iv := &invoker{released: make(chan struct{})}
+	reg := prometheus.NewRegistry()
+	q := newQueue(t, t.TempDir(), iv, fns, func(c *Config) {
+		c.freeSpace = func(string) (int64, error) { return avail.Load(), nil }
+		c.Registerer = reg
+	})
+	defer closeQueue(t, q)
+	before := []string{"before-1", "before-2", "before-3"}
+	enqueueBodies(t, q, before...)
+
+	avail.Store(0)
+	err := q.Enqueue(t.Context(), Job{Function: "echo", Body: []byte("during")})
+	if !errors.Is(err, syscall.ENOSPC) || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Enqueue on a full disk = %v, want ErrUnavailable and ENOSPC", err)
+	}
+	if h := q.Health(); !h.Degraded || !strings.Contains(h.Reason, "full") {
+		t.Errorf("Health() on a full disk = %+v, want degraded by a full disk", h)
+	}
+	if v := counterValue(t, reg, "funcd_queue_degraded"); v != 1 {
+		t.Errorf("funcd_queue_degraded on a full disk = %v, want 1", v)
+	}
+
+	avail.Store(1 << 40)
+	eventually(t, "the queue to recover", func() bool { return !q.Health().Degraded })
+	if v := counterValue(t, reg, "funcd_queue_degraded"); v != 0 {
+		t.Errorf("funcd_queue_degraded once space is back = %v, want 0", v)
+	}
+	enqueueBodies(t, q, "after")
+	close(iv.released)
+	eventually(t, "every accepted invocation to run", delivered(iv, append(before, "after")))
+}
+
+// TestRecoversWhenJetStreamStops: JetStream turns itself off on some
+// write errors (permissions; out of space when clustered) and never back
+// on. The queue starts it again, keeping what was queued.
+func TestRecoversWhenJetStreamStops(t *testing.T) {
+	fns := &fakeFunctions{}
+	fns.set("echo", nil)
+	iv := &invoker{released: make(chan struct{})}
+	q := newQueue(t, t.TempDir(), iv, fns, nil)
+	defer closeQueue(t, q)
+	before := []string{"before-1", "before-2", "before-3"}
+	enqueueBodies(t, q, before...)
+
+	if err := q.ns.ShutdownJetStream(); err != nil {
+		t.Fatal(err)
+	}
+	var last error
+	eventually(t, "Enqueue to work again", func() bool {
+		last = q.Enqueue(t.Context(), Job{Function: "echo", CallID: "after", Body: []byte("after")})
+		return last == nil
+	})
+	close(iv.released)
+	eventually(t, "every accepted invocation to run", delivered(iv, append(before, "after")))
 }
 
 func TestStartCapsMaxBytesToTheDisk(t *testing.T) {

@@ -19,6 +19,13 @@
 // Every attempt carries the same X-Call-Id, so a function can recognise
 // the rare repeat (funcd dying between the answer and the acknowledgement).
 //
+// The queue watches the disk under its store (health.go). While that disk
+// is full, or after the store failed to write, the queue is degraded:
+// Enqueue refuses at once (ErrUnavailable, with syscall.ENOSPC for a full
+// disk) and nothing queued starts; what was accepted stays stored. Once
+// there is room it recovers by itself, reloading the store from disk if a
+// write failed (store.go), without restarting funcd.
+//
 // It must not import the provider, the proxy or the gateway: it invokes
 // through an http.Handler and reads functions through Functions.
 package queue
@@ -60,6 +67,10 @@ var (
 	ErrTooLarge = errors.New("request too large")
 	ErrClosed   = errors.New("queue is shutting down")
 	ErrFull     = errors.New("queue is full")
+	// ErrUnavailable: the queue cannot store invocations for now (see
+	// Health); it recovers by itself. When the disk is full, the error
+	// also wraps syscall.ENOSPC.
+	ErrUnavailable = errors.New("queue is unavailable")
 )
 
 // Functions is what the queue needs to know about functions.
@@ -117,6 +128,8 @@ type Queue struct {
 	maxPayload           int32
 	maxBytes             int64 // the invoke stream's cap: Config.MaxBytes, or less when the disk is smaller
 	callbackClient       *http.Client
+	watch                *watch
+	jsConfig             server.JetStreamConfig // to start JetStream again (reload)
 }
 
 type fnKey struct{ ns, name string }
@@ -175,9 +188,15 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 	q.fetchCtx, q.stopFetch = context.WithCancel(context.Background())
 	q.workCtx, q.abortWork = context.WithCancel(context.Background())
 	var err error
-	if q.ns, q.nc, err = startServer(cfg, q.maxPayload, cfg.Log.With("component", "nats")); err != nil {
+	natsLog := cfg.Log.With("component", "nats")
+	if q.ns, q.nc, err = startServer(cfg, q.maxPayload, natsLog); err != nil {
 		return nil, err
 	}
+	// Room for the largest invocation and a copy of it (its dead letter
+	// or callback).
+	reserve := 2 * int64(q.maxPayload)
+	q.watch = newWatch(cfg.StoreDir, reserve, cfg.freeSpace, q.storeError, q.reload, cfg.Log)
+	q.ns.SetLoggerV2(watchedLogger{natsLogger{natsLog}, q.watch}, false, false, false)
 	err = q.setup(ctx)
 	if err == nil && cfg.Registerer != nil {
 		err = q.metrics.register(cfg.Registerer)
@@ -196,6 +215,12 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 
 func (q *Queue) setup(ctx context.Context) error {
 	var err error
+	js := q.ns.JetStreamConfig()
+	if js == nil {
+		return fmt.Errorf("queue: JetStream did not start on %s (see the log)", q.cfg.StoreDir)
+	}
+	q.jsConfig = server.JetStreamConfig{StoreDir: q.cfg.StoreDir, MaxStore: js.MaxStore, MaxMemory: js.MaxMemory,
+		SyncInterval: js.SyncInterval, SyncAlways: js.SyncAlways, Strict: js.Strict}
 	if q.js, err = jetstream.New(q.nc); err != nil {
 		return err
 	}
@@ -238,10 +263,15 @@ func (q *Queue) setup(ctx context.Context) error {
 	}
 	q.mu.Unlock()
 	q.sweep(ctx)
-	q.loops.Add(1)
+	q.watch.tick(ctx)
+	q.loops.Add(2)
 	go func() {
 		defer q.loops.Done()
 		q.sweeper()
+	}()
+	go func() {
+		defer q.loops.Done()
+		q.watch.run(q.fetchCtx)
 	}()
 	if info.State.Msgs > 0 {
 		q.log.Info("resuming queued invocations", "messages", info.State.Msgs, "functions", len(keys))
@@ -262,6 +292,9 @@ func (q *Queue) streamConfigs() []jetstream.StreamConfig {
 			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow},
 	}
 }
+
+// Health reports whether the queue can store new invocations.
+func (q *Queue) Health() Health { return q.watch.status() }
 
 // Conn is funcd's in-process connection, for triggers.
 func (q *Queue) Conn() *nats.Conn { return q.nc }
@@ -295,12 +328,23 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) error {
 	if len(data) > int(q.maxPayload) {
 		return fmt.Errorf("%w: %d bytes with headers, the limit is %d", ErrTooLarge, len(data), q.maxPayload)
 	}
+	if err := q.watch.admit(int64(len(data))); err != nil {
+		return err
+	}
+	// A stream that failed to write answers no publish at all: stop
+	// waiting as soon as the watch hears of it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(q.watch.current(), cancel)()
 	if err := q.publish(ctx, fnKey{ns: j.Namespace, name: j.Function}, data, j.CallID); err != nil {
 		switch {
 		case errors.Is(err, ErrClosed):
 			return err
 		case full(err):
 			return fmt.Errorf("%w: the invocations waiting take --queue-max-bytes (%d bytes)", ErrFull, q.maxBytes)
+		}
+		if herr := q.watch.recheck(); herr != nil {
+			return herr
 		}
 		return fmt.Errorf("queue: store: %w", err)
 	}

@@ -2,7 +2,11 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 // fitMaxBytes is Config.MaxBytes, lowered (with a warning) to what the
@@ -45,4 +49,92 @@ func byteSize(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}
+
+// storeError is the store's own verdict for the watch: why it cannot
+// write (JetStream is off, or a stream or consumer keeps a write error),
+// or nil.
+func (q *Queue) storeError() error {
+	if !q.ns.JetStreamEnabled() {
+		return errStoreDisabled
+	}
+	h := q.ns.Healthz(&server.HealthzOptions{Details: true})
+	var errs []string
+	for _, e := range h.Errors {
+		switch e.Type {
+		case server.HealthzErrorJetStream, server.HealthzErrorAccount, server.HealthzErrorStream, server.HealthzErrorConsumer:
+			errs = append(errs, e.Error)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(errs, "; "))
+}
+
+// reload starts JetStream again from what is on disk. A stream that failed
+// to write keeps the error, and answers no publish, until its store is
+// reopened; JetStream never does that by itself. Stored messages and
+// consumers come back from their files; the loops' pulls made before are
+// cut short by the watch, so they pull again from the new consumers.
+func (q *Queue) reload(ctx context.Context) error {
+	if q.ns.JetStreamEnabled() {
+		if err := q.ns.ShutdownJetStream(); err != nil {
+			return fmt.Errorf("stop JetStream: %w", err)
+		}
+	}
+	cfg := q.jsConfig // EnableJetStream changes what it is given
+	if err := q.ns.EnableJetStream(&cfg); err != nil {
+		return fmt.Errorf("start JetStream: %w", err)
+	}
+	// Streams and consumers are recovered from disk; these put back any
+	// the failed writes left incomplete.
+	for _, s := range q.streamConfigs() {
+		if _, err := q.js.CreateOrUpdateStream(ctx, s); err != nil {
+			return fmt.Errorf("stream %s: %w", s.Name, err)
+		}
+	}
+	q.mu.Lock()
+	keys := make([]fnKey, 0, len(q.workers))
+	for k := range q.workers {
+		keys = append(keys, k)
+	}
+	q.mu.Unlock()
+	for _, k := range keys {
+		if _, err := q.js.CreateOrUpdateConsumer(ctx, invokeStream, q.consumerConfig(k)); err != nil {
+			return fmt.Errorf("consumer %s: %w", k.consumer(), err)
+		}
+	}
+	if _, err := q.js.CreateOrUpdateConsumer(ctx, callbackStream, q.callbackConsumer()); err != nil {
+		return fmt.Errorf("callback consumer: %w", err)
+	}
+	return nil
+}
+
+// watchedLogger is the NATS server's logger that also tells the watch
+// when a line says a store failed to write.
+type watchedLogger struct {
+	natsLogger
+	w *watch
+}
+
+func (l watchedLogger) Errorf(format string, v ...any) {
+	l.natsLogger.Errorf(format, v...)
+	l.notice(format, v)
+}
+
+func (l watchedLogger) Warnf(format string, v ...any) {
+	l.natsLogger.Warnf(format, v...)
+	l.notice(format, v)
+}
+
+func (l watchedLogger) Fatalf(format string, v ...any) {
+	l.natsLogger.Fatalf(format, v...)
+	l.notice(format, v)
+}
+
+func (l watchedLogger) notice(format string, v []any) {
+	if line := fmt.Sprintf(format, v...); writeFailure(line) {
+		l.w.failed(errors.New(line))
+	}
 }
