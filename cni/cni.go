@@ -21,6 +21,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 
 	gocni "github.com/containerd/go-cni"
 
@@ -95,7 +97,7 @@ func (n *Network) Gateway() netip.Addr { return n.gateway }
 func (n *Network) Attach(ctx context.Context, id, netnsPath string) (netip.Addr, error) {
 	res, err := n.cni.Setup(ctx, id, netnsPath)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("CNI add %s: %w", id, err)
+		return netip.Addr{}, fmt.Errorf("CNI add %s: %w", id, pluginError(err))
 	}
 	iface, ok := res.Interfaces[ifName]
 	if !ok {
@@ -123,6 +125,29 @@ func (n *Network) Detach(ctx context.Context, id, netnsPath string) error {
 	}
 	return nil
 }
+
+// pluginError is err from a plugin, which found the disk full when its
+// text says so: plugins are other processes, their errors arrive as text,
+// and the address store lives on the state directory's disk. errors.Is
+// then finds syscall.ENOSPC (or EDQUOT) while the message stays the
+// plugin's.
+func pluginError(err error) error {
+	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT} {
+		if strings.Contains(err.Error(), errno.Error()) {
+			return errnoText{err, errno}
+		}
+	}
+	return err
+}
+
+// errnoText is an error whose text names errno.
+type errnoText struct {
+	err   error
+	errno syscall.Errno
+}
+
+func (e errnoText) Error() string   { return e.err.Error() }
+func (e errnoText) Unwrap() []error { return []error{e.err, e.errno} }
 
 func conflist(cfg Config) ([]byte, error) {
 	subnet := cfg.Subnet.Masked()

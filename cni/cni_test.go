@@ -2,8 +2,10 @@ package cni
 
 import (
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -50,6 +52,27 @@ func TestNewRejects(t *testing.T) {
 		cfg.Dir = t.TempDir()
 		if _, err := New(cfg); err == nil {
 			t.Errorf("New(%+v) = nil error, want one", cfg)
+		}
+	}
+}
+
+func TestPluginError(t *testing.T) {
+	for _, tt := range []struct {
+		text string
+		want error // nil: neither errno
+	}{
+		{`plugin type="bridge" failed (add): failed to allocate for range 0: write /var/lib/funcd/cni/ipam/funcd/10.62.0.3: no space left on device`, syscall.ENOSPC},
+		{`plugin type="bridge" failed (add): write x: disk quota exceeded`, syscall.EDQUOT},
+		{`plugin type="bridge" failed (add): no IP addresses available in range set`, nil},
+	} {
+		err := pluginError(errors.New(tt.text))
+		if err.Error() != tt.text {
+			t.Errorf("pluginError(%q) says %q, want the plugin's text", tt.text, err)
+		}
+		for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT} {
+			if got, want := errors.Is(err, errno), errno == tt.want; got != want {
+				t.Errorf("errors.Is(pluginError(%q), %v) = %v, want %v", tt.text, errno, got, want)
+			}
 		}
 	}
 }
