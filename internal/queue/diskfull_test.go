@@ -58,7 +58,8 @@ func enqueueBodies(t *testing.T, q *Queue, bodies ...string) {
 
 func TestFullDiskRefusesAtOnceAndRecovers(t *testing.T) {
 	var avail atomic.Int64
-	avail.Store(1 << 40)
+	const room = 64 << 20 // a small disk: asked before every Enqueue
+	avail.Store(room)
 	fns := &fakeFunctions{}
 	fns.set("echo", nil)
 	iv := &invoker{released: make(chan struct{})}
@@ -83,7 +84,7 @@ func TestFullDiskRefusesAtOnceAndRecovers(t *testing.T) {
 		t.Errorf("funcd_queue_degraded on a full disk = %v, want 1", v)
 	}
 
-	avail.Store(1 << 40)
+	avail.Store(room)
 	eventually(t, "the queue to recover", func() bool { return !q.Health().Degraded })
 	if v := counterValue(t, reg, "funcd_queue_degraded"); v != 0 {
 		t.Errorf("funcd_queue_degraded once space is back = %v, want 0", v)

@@ -76,7 +76,7 @@ func waits(w *watch) (context.Context, bool) {
 }
 
 func TestWatchDiskFull(t *testing.T) {
-	w, fs, _ := newTestWatch(t)
+	w, fs, now := newTestWatch(t)
 	epoch, ok := waits(w)
 	if !ok {
 		t.Fatal("a healthy queue makes loops wait")
@@ -86,6 +86,10 @@ func TestWatchDiskFull(t *testing.T) {
 	}
 
 	fs.set(func(f *fakeStore) { f.avail = testReserve - 1 })
+	if err := w.admit(100); err != nil {
+		t.Errorf("admit(100) right after the disk said it had plenty of room = %v, want nil (its answer is reused)", err)
+	}
+	*now = now.Add(spaceFresh)
 	err := w.admit(100)
 	if !errors.Is(err, syscall.ENOSPC) || !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("admit(100) on a full disk = %v, want ErrUnavailable and ENOSPC", err)
