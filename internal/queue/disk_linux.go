@@ -2,7 +2,6 @@ package queue
 
 import (
 	"fmt"
-	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -35,21 +34,4 @@ func diskSpace(dir string) (avail, total int64, err error) {
 func freeSpace(dir string) (int64, error) {
 	avail, _, err := diskSpace(dir)
 	return avail, err
-}
-
-// storeLimit is JetStream's MaxStore for a store in dir: the size of the
-// disk. Left unset, JetStream takes three quarters of the space free when
-// it starts: a second limit, fixed at start, that refuses streams larger
-// than it (a --queue-max-bytes above it stopped funcd from starting) and,
-// once reached, every write, however much space was freed since. funcd
-// watches the disk itself (watch) and caps the invoke stream (fitMaxBytes).
-func storeLimit(dir string) int64 {
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, total, err := diskSpace(d); err == nil && total > 0 {
-			return total
-		}
-		if d == filepath.Dir(d) {
-			return 1 << 40 // JetStream's own guess when it cannot tell
-		}
-	}
 }

@@ -41,7 +41,7 @@ func startServer(cfg Config, maxPayload int32, log *slog.Logger) (*server.Server
 		DontListen:         cfg.NATSListen == "",
 		JetStream:          true,
 		StoreDir:           cfg.StoreDir,
-		JetStreamMaxStore:  storeLimit(cfg.StoreDir),
+		JetStreamMaxStore:  jetStreamMaxStore,
 		JetStreamMaxMemory: 64 << 20,
 		SyncAlways:         cfg.SyncAlways,
 		MaxPayload:         maxPayload,

@@ -9,6 +9,16 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
+// jetStreamMaxStore is JetStream's own limit on what it stores, set so
+// high that it never applies. Left unset, JetStream takes three quarters
+// of the disk's free space when it starts: a second limit, fixed at start,
+// that refuses streams and accounts reserving more than it (a
+// --queue-max-bytes above it stopped funcd from starting) and, once
+// reached, every write, however much space was freed since. funcd bounds
+// what it stores itself: the invoke stream's cap fitted to the disk
+// (fitMaxBytes), and the watch on the disk's free space.
+const jetStreamMaxStore = 1 << 50
+
 // fitMaxBytes is Config.MaxBytes, lowered (with a warning) to what the
 // disk can hold: what the invoke stream already stores plus three quarters
 // of the free space, the rest staying for funcd's other state. A queue
