@@ -169,8 +169,9 @@ func TestDiskFull(t *testing.T) {
 		t.Errorf("POST /async-function on a full disk = %d (Retry-After %q) %q after %v, want 507 with Retry-After at once",
 			resp.StatusCode, resp.Header.Get("Retry-After"), body, took)
 	}
-	if code, body := getStatus(t, f.URL+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "queue") || !strings.Contains(body, "full") {
-		t.Errorf("GET /readyz on a full disk = %d %q, want 503 saying the queue's disk is full", code, body)
+	if code, body := getStatus(t, f.URL+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "queue") ||
+		!strings.Contains(body, "full") || strings.Contains(body, state) {
+		t.Errorf("GET /readyz on a full disk = %d %q, want 503 saying the queue's disk is full, naming no path (it is open)", code, body)
 	}
 	if code, body := getStatus(t, f.URL+"/healthz"); code != http.StatusOK {
 		t.Errorf("GET /healthz on a full disk = %d %q, want 200: funcd still serves", code, body)

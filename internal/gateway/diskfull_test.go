@@ -134,8 +134,8 @@ func TestReadyz(t *testing.T) {
 		body   string
 	}{
 		{"healthy", queue.Health{}, http.StatusOK, "OK"},
-		{"queue degraded", queue.Health{Degraded: true, Since: since, Reason: "the disk holding /var/lib/funcd/queue is full"},
-			http.StatusServiceUnavailable, "queue: degraded since 2026-12-01T03:00:00Z: the disk holding /var/lib/funcd/queue is full\n"},
+		{"queue degraded", queue.Health{Degraded: true, Since: since, Reason: "the disk holding its store is full (0 B free, 6.0 MiB needed)"},
+			http.StatusServiceUnavailable, "queue: degraded since 2026-12-01T03:00:00Z: the disk holding its store is full (0 B free, 6.0 MiB needed)\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newQueueEnv(&fakeFunctions{}, &fakeQueue{health: tt.health})

@@ -19,7 +19,7 @@ import (
 type Health struct {
 	Degraded bool
 	Since    time.Time // when it became degraded
-	Reason   string    // for an operator; names the store's directory when its disk is full
+	Reason   string    // for an operator, without paths: /readyz shows it to anyone
 }
 
 // Timings of the watch.
@@ -303,11 +303,13 @@ func (w *watch) recover() {
 	close(w.up)
 }
 
-// noSpace is the error, and the reason, for a disk with avail bytes free
-// when need are.
+// noSpace is the reason, and the error, for a disk with avail bytes free
+// when need are. The reason names no path (/readyz is open to anyone);
+// the error, for the log and the admin API, names the directory.
 func (w *watch) noSpace(avail, need int64) (string, error) {
-	reason := fmt.Sprintf("the disk holding %s is full (%s free, %s needed)", w.dir, byteSize(avail), byteSize(need))
-	return reason, fmt.Errorf("%w: %s: %w", ErrUnavailable, reason, syscall.ENOSPC)
+	sizes := fmt.Sprintf("(%s free, %s needed)", byteSize(avail), byteSize(need))
+	return "the disk holding its store is full " + sizes,
+		fmt.Errorf("%w: the disk holding %s is full %s: %w", ErrUnavailable, w.dir, sizes, syscall.ENOSPC)
 }
 
 // writeFailure reports whether a line of the NATS server's log says a

@@ -95,8 +95,11 @@ func TestWatchDiskFull(t *testing.T) {
 		t.Fatalf("admit(100) on a full disk = %v, want ErrUnavailable and ENOSPC", err)
 	}
 	h := w.status()
-	if !h.Degraded || !strings.Contains(h.Reason, "/state/queue") || !strings.Contains(h.Reason, "full") {
-		t.Errorf("status() on a full disk = %+v, want degraded, naming the store's directory", h)
+	if !h.Degraded || !strings.Contains(h.Reason, "full") || strings.Contains(h.Reason, "/state") {
+		t.Errorf("status() on a full disk = %+v, want degraded by a full disk, naming no path", h)
+	}
+	if !strings.Contains(err.Error(), "/state/queue") {
+		t.Errorf("admit(100) on a full disk = %v, want the error to name the store's directory", err)
 	}
 	if epoch.Err() == nil {
 		t.Error("the healthy epoch did not end when the disk filled: loops would keep pulling")
