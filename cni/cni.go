@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	gocni "github.com/containerd/go-cni"
 
@@ -101,7 +102,7 @@ func (n *Network) Gateway() netip.Addr { return n.gateway }
 func (n *Network) Attach(ctx context.Context, id, netnsPath string) (netip.Addr, error) {
 	res, err := n.cni.Setup(ctx, id, netnsPath)
 	if err != nil {
-		return netip.Addr{}, attachError(id, n.subnet, err)
+		return netip.Addr{}, attachError(id, n.subnet, pluginError(err))
 	}
 	iface, ok := res.Interfaces[ifName]
 	if !ok {
@@ -144,6 +145,29 @@ func attachError(id string, subnet netip.Prefix, err error) error {
 func replicaAddrs(subnet netip.Prefix) int64 {
 	return int64(1)<<(32-subnet.Bits()) - 3
 }
+
+// pluginError is err from a plugin, which found the disk full when its
+// text says so: plugins are other processes, their errors arrive as text,
+// and the address store lives on the state directory's disk. errors.Is
+// then finds syscall.ENOSPC (or EDQUOT) while the message stays the
+// plugin's.
+func pluginError(err error) error {
+	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT} {
+		if strings.Contains(err.Error(), errno.Error()) {
+			return errnoText{err, errno}
+		}
+	}
+	return err
+}
+
+// errnoText is an error whose text names errno.
+type errnoText struct {
+	err   error
+	errno syscall.Errno
+}
+
+func (e errnoText) Error() string   { return e.err.Error() }
+func (e errnoText) Unwrap() []error { return []error{e.err, e.errno} }
 
 func conflist(cfg Config) ([]byte, error) {
 	subnet := cfg.Subnet.Masked()

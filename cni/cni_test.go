@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -104,5 +105,26 @@ func TestHostConflict(t *testing.T) {
 	// The real host: every Linux box has lo at 127.0.0.1.
 	if err := CheckHost("funcd0", netip.MustParsePrefix("127.0.0.0/8")); err == nil || !strings.Contains(err.Error(), "interface lo") {
 		t.Errorf("CheckHost(127.0.0.0/8) = %v, want a conflict naming lo", err)
+	}
+}
+
+func TestPluginError(t *testing.T) {
+	for _, tt := range []struct {
+		text string
+		want error // nil: neither errno
+	}{
+		{`plugin type="bridge" failed (add): failed to allocate for range 0: write /var/lib/funcd/cni/ipam/funcd/10.62.0.3: no space left on device`, syscall.ENOSPC},
+		{`plugin type="bridge" failed (add): write x: disk quota exceeded`, syscall.EDQUOT},
+		{`plugin type="bridge" failed (add): no IP addresses available in range set`, nil},
+	} {
+		err := pluginError(errors.New(tt.text))
+		if err.Error() != tt.text {
+			t.Errorf("pluginError(%q) says %q, want the plugin's text", tt.text, err)
+		}
+		for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT} {
+			if got, want := errors.Is(err, errno), errno == tt.want; got != want {
+				t.Errorf("errors.Is(pluginError(%q), %v) = %v, want %v", tt.text, errno, got, want)
+			}
+		}
 	}
 }

@@ -1,7 +1,7 @@
 // Package gateway is funcd's HTTP front door: the OpenFaaS REST API under
 // /system (behind Basic auth), invocations under /function (open, handed to
-// the proxy) and /async-function (open, stored in the queue), /healthz and
-// /metrics (open). It decodes and caps request
+// the proxy) and /async-function (open, stored in the queue), /healthz,
+// /readyz and /metrics (open). It decodes and caps request
 // bodies, reads the namespace from wherever each client puts it, and
 // translates errors to HTTP statuses in one place (errorStatus).
 //
@@ -15,14 +15,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"mime"
 	"net/http"
+	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/funcd/funcd/internal/api"
 	"github.com/funcd/funcd/internal/basicauth"
+	"github.com/funcd/funcd/internal/queue"
 	"github.com/funcd/funcd/internal/secrets"
 	"github.com/funcd/funcd/provider"
 )
@@ -101,6 +106,7 @@ func New(fns Functions, invoke http.Handler, cfg Config, log *slog.Logger) *Gate
 		g.queueRoutes(auth)
 	}
 	g.mux.HandleFunc("GET /healthz", healthz)
+	g.mux.HandleFunc("GET /readyz", g.readyz)
 	if cfg.Metrics != nil {
 		g.mux.Handle("GET /metrics", cfg.Metrics) // open, as OpenFaaS's: scrapers carry no credentials
 	}
@@ -121,8 +127,27 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mux.ServeHTTP(w, r)
 }
 
+// healthz says funcd is alive and serving: 200 while the process runs,
+// whatever part of it is degraded, since synchronous invocations still
+// work then. Service managers and load balancers watch it; /readyz tells
+// the rest.
 func healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, "OK")
+}
+
+// readyz says whether every part of funcd can do its work: 200 OK, or 503
+// naming what cannot (the queue, while its disk is full or its store is
+// being reloaded) and since when. It is for monitoring and alerts.
+func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if g.cfg.Queue != nil {
+		if h := g.cfg.Queue.Health(); h.Degraded {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintf(w, "queue: degraded since %s: %s\n", h.Since.UTC().Format(time.RFC3339), h.Reason)
+			return
+		}
+	}
 	_, _ = io.WriteString(w, "OK")
 }
 
@@ -263,10 +288,13 @@ func (g *Gateway) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 
 var errTrailing = errors.New("unexpected data after the JSON value")
 
-// errorStatus is the one place errors become HTTP statuses.
+// errorStatus is the one place errors become HTTP statuses. A write that
+// found the disk full is 507 Insufficient Storage, whatever it was for.
 func errorStatus(err error) int {
 	switch {
-	case errors.Is(err, provider.ErrUnavailable): // before ErrStart: a start may fail for it
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return http.StatusInsufficientStorage
+	case errors.Is(err, provider.ErrUnavailable), errors.Is(err, queue.ErrUnavailable): // before ErrStart: a start may fail for it
 		return http.StatusServiceUnavailable
 	case errors.Is(err, provider.ErrNotFound), errors.Is(err, secrets.ErrNotFound):
 		return http.StatusNotFound
@@ -283,23 +311,40 @@ func errorStatus(err error) int {
 	}
 }
 
-// fail answers err: 4xx with the message, which names the problem; 5xx
-// with a generic text, the details going to the log only. containerd
-// being unavailable is no internal detail but a passing condition: the
-// answer says so, and when to try again.
+// fail answers err: 4xx with the message, which names the problem; 507
+// with what is exhausted and where; other 5xx with a generic text, the
+// details going to the log only. containerd being unavailable is no
+// internal detail but a passing condition: the answer says so, and when
+// to try again.
 func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code := errorStatus(err)
 	if code >= 500 {
 		g.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		msg := fmt.Sprintf("%s: see the funcd log for details", http.StatusText(code))
-		if errors.Is(err, provider.ErrUnavailable) {
-			w.Header().Set("Retry-After", unavailableRetryAfter)
-			msg = "containerd is unavailable (stopped or restarting): try again in a few seconds"
-		}
-		http.Error(w, msg, code)
-		return
 	}
-	http.Error(w, err.Error(), code)
+	switch {
+	case code == http.StatusInsufficientStorage:
+		http.Error(w, insufficientStorage(err), code)
+	case errors.Is(err, provider.ErrUnavailable):
+		w.Header().Set("Retry-After", unavailableRetryAfter)
+		http.Error(w, "containerd is unavailable (stopped or restarting): try again in a few seconds", code)
+	case code >= 500:
+		http.Error(w, fmt.Sprintf("%s: see the funcd log for details", http.StatusText(code)), code)
+	default:
+		http.Error(w, err.Error(), code)
+	}
+}
+
+// insufficientStorage says what a write that found the disk full needed:
+// space on the disk of the directory it wrote in, when the error names
+// it, else of funcd's state directory.
+func insufficientStorage(err error) string {
+	where := "funcd's state directory (--state-dir)"
+	var pe *fs.PathError
+	if errors.As(err, &pe) && filepath.IsAbs(pe.Path) {
+		where = filepath.Dir(pe.Path)
+	}
+	return fmt.Sprintf("%s: no space left on the disk holding %s; free some space there and try again",
+		http.StatusText(http.StatusInsufficientStorage), where)
 }
 
 // unavailableRetryAfter is the Retry-After, in seconds, of an answer that

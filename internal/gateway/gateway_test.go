@@ -217,6 +217,7 @@ func TestOpenRoutes(t *testing.T) {
 		wantBody       string
 	}{
 		{"GET", "/healthz", authNone, "OK"},
+		{"GET", "/readyz", authNone, "OK"},
 		{"GET", "/function/f", authNone, "invoked f /"},
 		{"POST", "/function/f.dev/a/b", authNone, "invoked f.dev /a/b"},
 		{"DELETE", "/function/f/", authNone, "invoked f /"},

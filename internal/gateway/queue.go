@@ -21,6 +21,7 @@ import (
 type Queue interface {
 	Enqueue(ctx context.Context, j queue.Job) error
 	MaxBody() int64
+	Health() queue.Health
 	Stats(ctx context.Context) (api.QueueStats, error)
 	DeadLetters(ctx context.Context, function, namespace string, limit int) ([]api.DeadLetter, error)
 	Redrive(ctx context.Context, sel api.DeadLetterSelection) (api.RedriveResult, error)
@@ -125,8 +126,7 @@ func (g *Gateway) async(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", "10")
 			http.Error(w, err.Error()+"; try again later", http.StatusServiceUnavailable)
 		default:
-			g.log.Error("enqueue", "function", name+"."+ns, "err", err)
-			http.Error(w, "Error queuing request: "+err.Error(), http.StatusInternalServerError)
+			g.enqueueFailed(w, name+"."+ns, err)
 		}
 		return
 	}
@@ -140,6 +140,24 @@ func (g *Gateway) async(w http.ResponseWriter, r *http.Request) {
 		h.Set("X-Served-By", g.cfg.ServedBy)
 	}
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// enqueueFailed answers a request the queue could not store. A queue
+// that cannot store for now (its disk full: 507; its store being
+// reloaded: 503) says so at once, with Retry-After, and logs it itself
+// when it degrades, not per request. The route is open: no paths here.
+func (g *Gateway) enqueueFailed(w http.ResponseWriter, fn string, err error) {
+	switch code := errorStatus(err); code {
+	case http.StatusInsufficientStorage:
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, "Insufficient Storage: the disk holding funcd's queue is full; the invocation was not queued, try again later", code)
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, "Service Unavailable: the queue cannot store invocations right now; the invocation was not queued, try again later", code)
+	default:
+		g.log.Error("enqueue", "function", fn, "err", err)
+		http.Error(w, "Error queuing request: "+err.Error(), http.StatusInternalServerError)
+	}
 }
 
 func tooLarge(w http.ResponseWriter, size, limit int64) {

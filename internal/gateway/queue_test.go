@@ -21,6 +21,7 @@ type fakeQueue struct {
 	mu      sync.Mutex
 	jobs    []queue.Job
 	err     error
+	health  queue.Health
 	listed  []string // "function/namespace/limit"
 	redrive []api.DeadLetterSelection
 	purged  []api.DeadLetterSelection
@@ -37,6 +38,12 @@ func (f *fakeQueue) Enqueue(_ context.Context, j queue.Job) error {
 }
 
 func (f *fakeQueue) MaxBody() int64 { return 16 }
+
+func (f *fakeQueue) Health() queue.Health {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.health
+}
 
 func (f *fakeQueue) Stats(context.Context) (api.QueueStats, error) {
 	return api.QueueStats{Depth: 3, Workers: 32, Functions: []api.FunctionQueue{{Name: "f", Namespace: "openfaas-fn", Depth: 3}}}, nil

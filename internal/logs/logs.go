@@ -9,7 +9,9 @@
 //
 // When a file would grow past its cap it is renamed to ID.log.1 (replacing
 // the previous one) and a new file is started, so a replica never holds
-// more than twice the cap on disk.
+// more than twice the cap on disk. While the disk is full, lines are
+// dropped (the function is never held up); the first line stored again is
+// preceded by one saying how many were lost (LostNote).
 //
 // Read returns the lines of a function's replicas merged in time order,
 // with tail, since and follow. The package imports only the standard

@@ -1,9 +1,15 @@
 package logs
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -102,5 +108,181 @@ func TestLastText(t *testing.T) {
 		if got := LastText([]byte(tt.in)); got != tt.want {
 			t.Errorf("LastText(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// disk is a fake disk that can fill up: while full, a write stores only
+// room bytes (a short write, as the kernel makes) and fails with ENOSPC.
+type disk struct {
+	mu   sync.Mutex
+	full bool
+	room int
+}
+
+func (d *disk) set(full bool, room int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.full, d.room = full, room
+}
+
+// diskFile is a log file on d.
+type diskFile struct {
+	*os.File
+	d *disk
+}
+
+func (f diskFile) Write(p []byte) (int, error) {
+	f.d.mu.Lock()
+	full, room := f.d.full, f.d.room
+	f.d.mu.Unlock()
+	if !full {
+		return f.File.Write(p)
+	}
+	n, _ := f.File.Write(p[:min(room, len(p))])
+	return n, &fs.PathError{Op: "write", Path: f.Name(), Err: syscall.ENOSPC}
+}
+
+// onDisk makes w write its file on d.
+func onDisk(t *testing.T, w *Writer, d *disk) {
+	t.Helper()
+	w.open = func(path string) (file, error) {
+		f, err := openFile(path)
+		if err != nil {
+			return nil, err
+		}
+		return diskFile{f.(*os.File), d}, nil
+	}
+	w.f.Close()
+	w.f = nil
+	if err := w.openLocked(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.SplitAfter(string(data), "\n") {
+		if l == "" {
+			continue
+		}
+		if !strings.HasSuffix(l, "\n") {
+			t.Errorf("file ends in a part line %q", l)
+		}
+		_, text, _ := strings.Cut(strings.TrimSuffix(l, "\n"), " ")
+		out = append(out, text)
+	}
+	return out
+}
+
+func TestWriterRecoversAfterFullDisk(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		maxSize int64
+	}{{"no cap", 0}, {"rotating before the last line", 170}} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "r.log")
+			w := newTestWriter(t, path, tt.maxSize)
+			d := &disk{}
+			onDisk(t, w, d)
+			if err := w.WriteLine(Stdout, []byte("one")); err != nil {
+				t.Fatalf("WriteLine(one) = %v", err)
+			}
+			d.set(true, 7) // part of the next line fits
+			for _, text := range []string{"two", "three"} {
+				if err := w.WriteLine(Stdout, []byte(text)); !errors.Is(err, syscall.ENOSPC) {
+					t.Errorf("WriteLine(%s) on a full disk = %v, want ENOSPC", text, err)
+				}
+			}
+			// Copy keeps reading (a function blocked on a full pipe would
+			// hang) and drops what it cannot store.
+			if err := w.Copy(Stderr, strings.NewReader("four\nfive\n")); err != nil {
+				t.Errorf("Copy on a full disk = %v, want nil", err)
+			}
+			if got := readLines(t, path); !slices.Equal(got, []string{"stdout one"}) {
+				t.Errorf("file on a full disk = %q, want only the line before", got)
+			}
+
+			d.set(false, 0)
+			if err := w.Copy(Stdout, strings.NewReader("six\n")); err != nil {
+				t.Fatalf("Copy once space is back = %v", err)
+			}
+			if err := w.WriteLine(Stdout, []byte("seven")); err != nil {
+				t.Fatalf("WriteLine(seven) once space is back = %v", err)
+			}
+			got := readLines(t, path)
+			if tt.maxSize > 0 {
+				got = append(readLines(t, path+".1"), got...)
+			}
+			want := []string{"stdout one", "stderr " + fmt.Sprintf(LostNote, 4, syscall.ENOSPC), "stdout six", "stdout seven"}
+			if !slices.Equal(got, want) {
+				t.Errorf("file once space is back =\n%q\nwant\n%q", got, want)
+			}
+		})
+	}
+}
+
+// TestCopyKeepsReadingOnAFullDisk writes to /dev/full, where every write
+// fails with ENOSPC: the driver must still read all of the function's
+// output.
+func TestCopyKeepsReadingOnAFullDisk(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full here")
+	}
+	w, err := NewWriter("/dev/full", 0)
+	if err != nil {
+		t.Fatalf("NewWriter(/dev/full) = %v", err)
+	}
+	defer w.Close()
+	r := strings.NewReader("a\nb\nc\n")
+	if err := w.Copy(Stdout, r); err != nil {
+		t.Errorf("Copy to a full disk = %v, want nil: it must keep reading", err)
+	}
+	if r.Len() != 0 {
+		t.Errorf("Copy left %d bytes unread", r.Len())
+	}
+}
+
+// TestWriterReopens: a rotation whose new file cannot be created leaves
+// the writer without a file; it tries again, spaced out, and keeps the
+// lines once it can.
+func TestWriterReopens(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.log")
+	w := newTestWriter(t, path, 100)
+	now := time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)
+	w.now = func() time.Time { return now }
+	var opens int
+	refuse := true
+	w.open = func(p string) (file, error) {
+		opens++
+		if refuse {
+			return nil, &fs.PathError{Op: "open", Path: p, Err: syscall.ENOSPC}
+		}
+		return openFile(p)
+	}
+	line := []byte(strings.Repeat("a", 60))
+	if err := w.WriteLine(Stdout, line); err != nil {
+		t.Fatalf("WriteLine = %v", err)
+	}
+	for i := range 3 { // the first rotates and cannot open the new file
+		if err := w.WriteLine(Stdout, line); !errors.Is(err, syscall.ENOSPC) {
+			t.Errorf("WriteLine #%d without a file = %v, want ENOSPC", i, err)
+		}
+	}
+	if opens != 1 {
+		t.Errorf("%d attempts to open within a second, want 1", opens)
+	}
+	refuse = false
+	now = now.Add(reopenEvery)
+	if err := w.WriteLine(Stdout, []byte("back")); err != nil {
+		t.Fatalf("WriteLine once the file opens = %v", err)
+	}
+	want := []string{"stderr " + fmt.Sprintf(LostNote, 3, syscall.ENOSPC), "stdout back"}
+	if got := readLines(t, path); !slices.Equal(got, want) {
+		t.Errorf("file = %q, want %q", got, want)
 	}
 }

@@ -60,13 +60,7 @@ func (q *Queue) queueCallback(j Job, seq uint64, res Result) error {
 
 // startCallbacks starts the loop that delivers stored callbacks.
 func (q *Queue) startCallbacks(ctx context.Context) error {
-	cons, err := q.cb.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       "callbacks",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       q.cfg.AckWait + q.callbackClient.Timeout,
-		MaxDeliver:    -1,
-		MaxAckPending: 100_000,
-	})
+	cons, err := q.cb.CreateOrUpdateConsumer(ctx, q.callbackConsumer())
 	if err != nil {
 		return fmt.Errorf("queue: callback consumer: %w", err)
 	}
@@ -77,6 +71,17 @@ func (q *Queue) startCallbacks(ctx context.Context) error {
 		handle: q.deliver,
 	})
 	return nil
+}
+
+// callbackConsumer is the durable pull consumer of stored callbacks.
+func (q *Queue) callbackConsumer() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       "callbacks",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       q.cfg.AckWait + q.callbackClient.Timeout,
+		MaxDeliver:    -1,
+		MaxAckPending: 100_000,
+	}
 }
 
 // deliver POSTs one stored result to its callback URL. Failures are

@@ -26,6 +26,7 @@ var (
 	retryingDesc  = prometheus.NewDesc("funcd_queue_retrying", "Queued invocations waiting for another attempt.", []string{"function_name"}, nil)
 	deadDesc      = prometheus.NewDesc("funcd_queue_dead_letters", "Invocations kept in the dead-letter stream.", []string{"function_name"}, nil)
 	callbacksDesc = prometheus.NewDesc("funcd_queue_callbacks_pending", "Results waiting to be delivered to a callback URL.", nil, nil)
+	degradedDesc  = prometheus.NewDesc("funcd_queue_degraded", "1 while the queue refuses new invocations: its disk is full or its store is being reloaded.", nil, nil)
 )
 
 func newMetrics(q *Queue) *metrics {
@@ -81,10 +82,16 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- retryingDesc
 	ch <- deadDesc
 	ch <- callbacksDesc
+	ch <- degradedDesc
 }
 
 // Collect reads the gauges from the streams.
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	degraded := 0.0
+	if m.q.Health().Degraded {
+		degraded = 1
+	}
+	ch <- prometheus.MustNewConstMetric(degradedDesc, prometheus.GaugeValue, degraded)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	st, err := m.q.Stats(ctx)

@@ -19,6 +19,13 @@
 // Every attempt carries the same X-Call-Id, so a function can recognise
 // the rare repeat (funcd dying between the answer and the acknowledgement).
 //
+// The queue watches the disk under its store (health.go). While that disk
+// is full, or after the store failed to write, the queue is degraded:
+// Enqueue refuses at once (ErrUnavailable, with syscall.ENOSPC for a full
+// disk) and nothing queued starts; what was accepted stays stored. Once
+// there is room it recovers by itself, reloading the store from disk if a
+// write failed (store.go), without restarting funcd.
+//
 // It must not import the provider, the proxy or the gateway: it invokes
 // through an http.Handler and reads functions through Functions.
 package queue
@@ -34,6 +41,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,6 +72,10 @@ var (
 	// ErrCallback: the callback URL is not one funcd may call (see
 	// package egress).
 	ErrCallback = errors.New("X-Callback-Url refused")
+	// ErrUnavailable: the queue cannot store invocations for now (see
+	// Health); it recovers by itself. When the disk is full, the error
+	// also wraps syscall.ENOSPC.
+	ErrUnavailable = errors.New("queue is unavailable")
 )
 
 // Functions is what the queue needs to know about functions.
@@ -96,6 +108,8 @@ type Config struct {
 	Log          *slog.Logger
 	CallbackTTL  time.Duration // how long callbacks are retried (default 10m)
 	CallbackWait time.Duration // first wait between callback attempts (default 1s), doubling to a minute
+
+	freeSpace func(dir string) (int64, error) // bytes free on dir's disk; tests fake a full one
 }
 
 // Queue is the running queue.
@@ -119,7 +133,10 @@ type Queue struct {
 	workers              map[fnKey]*loop
 	closed               bool
 	maxPayload           int32
+	maxBytes             int64 // the invoke stream's cap: Config.MaxBytes, or less when the disk is smaller
 	callbackClient       *http.Client
+	watch                *watch
+	jsConfig             server.JetStreamConfig // to start JetStream again (reload)
 }
 
 type fnKey struct{ ns, name string }
@@ -166,6 +183,9 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 	if cfg.Callbacks == nil {
 		cfg.Callbacks = egress.New(netip.Prefix{}, nil)
 	}
+	if cfg.freeSpace == nil {
+		cfg.freeSpace = freeSpace
+	}
 	q := &Queue{
 		cfg:        cfg,
 		log:        cfg.Log,
@@ -184,9 +204,15 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 	q.fetchCtx, q.stopFetch = context.WithCancel(context.Background())
 	q.workCtx, q.abortWork = context.WithCancel(context.Background())
 	var err error
-	if q.srv, err = startServer(cfg, q.maxPayload, cfg.Log.With("component", "nats")); err != nil {
+	natsLog := cfg.Log.With("component", "nats")
+	if q.srv, err = startServer(cfg, q.maxPayload, natsLog); err != nil {
 		return nil, err
 	}
+	// Room for the largest invocation and a copy of it (its dead letter
+	// or callback).
+	reserve := 2 * int64(q.maxPayload)
+	q.watch = newWatch(cfg.StoreDir, reserve, cfg.freeSpace, q.storeError, q.reload, cfg.Log)
+	q.srv.ns.SetLoggerV2(watchedLogger{natsLogger{natsLog}, q.watch}, false, false, false)
 	err = q.setup(ctx)
 	if err == nil && cfg.Registerer != nil {
 		err = q.metrics.register(cfg.Registerer)
@@ -203,25 +229,20 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 
 func (q *Queue) setup(ctx context.Context) error {
 	var err error
+	js := q.srv.ns.JetStreamConfig()
+	if js == nil {
+		return fmt.Errorf("queue: JetStream did not start on %s (see the log)", q.cfg.StoreDir)
+	}
+	q.jsConfig = server.JetStreamConfig{StoreDir: q.cfg.StoreDir, MaxStore: js.MaxStore, MaxMemory: js.MaxMemory,
+		SyncInterval: js.SyncInterval, SyncAlways: js.SyncAlways, Strict: js.Strict}
 	if q.js, err = jetstream.New(q.srv.queue); err != nil {
 		return err
 	}
-	streams := []struct {
-		to  *jetstream.Stream
-		cfg jetstream.StreamConfig
-	}{
-		{&q.invoke, jetstream.StreamConfig{Name: invokeStream, Subjects: []string{invokePrefix + "*.*"},
-			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow,
-			MaxBytes: maxBytes(q.cfg.MaxBytes), Discard: jetstream.DiscardNew}},
-		{&q.dead, jetstream.StreamConfig{Name: deadStream, Subjects: []string{deadPrefix + "*.*"},
-			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow,
-			MaxMsgs: 100_000, MaxAge: 30 * 24 * time.Hour, Discard: jetstream.DiscardOld}},
-		{&q.cb, jetstream.StreamConfig{Name: callbackStream, Subjects: []string{callbackSubject},
-			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow}},
-	}
-	for _, s := range streams {
-		if *s.to, err = q.js.CreateOrUpdateStream(ctx, s.cfg); err != nil {
-			return fmt.Errorf("queue: stream %s: %w", s.cfg.Name, err)
+	q.maxBytes = q.fitMaxBytes(ctx)
+	streams := q.streamConfigs()
+	for i, to := range []*jetstream.Stream{&q.invoke, &q.dead, &q.cb} {
+		if *to, err = q.js.CreateOrUpdateStream(ctx, streams[i]); err != nil {
+			return fmt.Errorf("queue: stream %s: %w", streams[i].Name, err)
 		}
 	}
 	// Work left from before: every consumer, and every function with
@@ -256,10 +277,15 @@ func (q *Queue) setup(ctx context.Context) error {
 	}
 	q.mu.Unlock()
 	q.sweep(ctx)
-	q.loops.Add(1)
+	q.watch.tick(ctx)
+	q.loops.Add(2)
 	go func() {
 		defer q.loops.Done()
 		q.sweeper()
+	}()
+	go func() {
+		defer q.loops.Done()
+		q.watch.run(q.fetchCtx)
 	}()
 	if info.State.Msgs > 0 {
 		q.log.Info("resuming queued invocations", "messages", info.State.Msgs, "functions", len(keys))
@@ -271,6 +297,23 @@ func (q *Queue) setup(ctx context.Context) error {
 // outside NATS and MQTT clients publish: triggers subscribe and answer
 // requests on it. It cannot reach the queue's streams.
 func (q *Queue) Events() *nats.Conn { return q.srv.events }
+
+// streamConfigs are the streams: FUNCD_INVOKE, FUNCD_DEAD, FUNCD_CALLBACK.
+func (q *Queue) streamConfigs() []jetstream.StreamConfig {
+	return []jetstream.StreamConfig{
+		{Name: invokeStream, Subjects: []string{invokePrefix + "*.*"},
+			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow,
+			MaxBytes: maxBytes(q.maxBytes), Discard: jetstream.DiscardNew},
+		{Name: deadStream, Subjects: []string{deadPrefix + "*.*"},
+			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow,
+			MaxMsgs: 100_000, MaxAge: 30 * 24 * time.Hour, Discard: jetstream.DiscardOld},
+		{Name: callbackStream, Subjects: []string{callbackSubject},
+			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow},
+	}
+}
+
+// Health reports whether the queue can store new invocations.
+func (q *Queue) Health() Health { return q.watch.status() }
 
 // MaxBody is the request body cap.
 func (q *Queue) MaxBody() int64 { return q.cfg.MaxBody }
@@ -306,12 +349,23 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) error {
 	if len(data) > int(q.maxPayload) {
 		return fmt.Errorf("%w: %d bytes with headers, the limit is %d", ErrTooLarge, len(data), q.maxPayload)
 	}
+	if err := q.watch.admit(int64(len(data))); err != nil {
+		return err
+	}
+	// A stream that failed to write answers no publish at all: stop
+	// waiting as soon as the watch hears of it.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(q.watch.current(), cancel)()
 	if err := q.publish(ctx, fnKey{ns: j.Namespace, name: j.Function}, data, j.CallID); err != nil {
 		switch {
 		case errors.Is(err, ErrClosed):
 			return err
 		case full(err):
-			return fmt.Errorf("%w: the invocations waiting take --queue-max-bytes (%d bytes)", ErrFull, q.cfg.MaxBytes)
+			return fmt.Errorf("%w: the invocations waiting take --queue-max-bytes (%d bytes)", ErrFull, q.maxBytes)
+		}
+		if herr := q.watch.recheck(); herr != nil {
+			return herr
 		}
 		return fmt.Errorf("queue: store: %w", err)
 	}

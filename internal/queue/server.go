@@ -85,6 +85,7 @@ func startServer(cfg Config, maxPayload int32, log *slog.Logger) (*natsServer, e
 	opts.DontListen = cfg.NATSListen == ""
 	opts.JetStream = true
 	opts.StoreDir = cfg.StoreDir
+	opts.JetStreamMaxStore = jetStreamMaxStore
 	opts.JetStreamMaxMemory = 64 << 20
 	opts.SyncAlways = cfg.SyncAlways
 	opts.MaxPayload = maxPayload

@@ -63,15 +63,7 @@ func (q *Queue) worker(ctx context.Context, k fnKey) (*loop, error) {
 	if q.closed {
 		return nil, ErrClosed
 	}
-	cons, err := q.invoke.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       k.consumer(),
-		FilterSubject: k.subject(),
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       q.cfg.AckWait,
-		MaxDeliver:    -1, // attempts are counted here, per the function's policy
-		MaxAckPending: 100_000,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
+	cons, err := q.invoke.CreateOrUpdateConsumer(ctx, q.consumerConfig(k))
 	if err != nil {
 		return nil, fmt.Errorf("queue: consumer for %s.%s: %w", k.name, k.ns, err)
 	}
@@ -86,6 +78,19 @@ func (q *Queue) worker(ctx context.Context, k fnKey) (*loop, error) {
 	q.start(l)
 	l.publishing++
 	return l, nil
+}
+
+// consumerConfig is k's durable pull consumer.
+func (q *Queue) consumerConfig(k fnKey) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       k.consumer(),
+		FilterSubject: k.subject(),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       q.cfg.AckWait,
+		MaxDeliver:    -1, // attempts are counted here, per the function's policy
+		MaxAckPending: 100_000,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}
 }
 
 // start runs l until the queue closes or l is swept.
@@ -108,11 +113,19 @@ func (q *Queue) run(l *loop) {
 		if free == 0 {
 			return
 		}
+		// Nothing new starts while the store cannot write, and a pull
+		// made before the store is reloaded would never be answered.
+		healthy, ok := q.watch.wait(ctx)
+		if !ok {
+			return
+		}
 		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		stop := context.AfterFunc(healthy, cancel)
 		batch, err := l.cons.Fetch(min(free, fetchBatch), jetstream.FetchContext(fctx))
 		if err != nil {
+			stop()
 			cancel()
-			if ctx.Err() == nil {
+			if ctx.Err() == nil && healthy.Err() == nil {
 				q.log.Warn("fetch from the queue", "loop", l.name, "err", err)
 				sleep(ctx, time.Second)
 			}
@@ -134,6 +147,7 @@ func (q *Queue) run(l *loop) {
 				l.handle(msg)
 			}()
 		}
+		stop()
 		cancel()
 		if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) &&
 			!errors.Is(err, context.Canceled) && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
@@ -392,8 +406,11 @@ func (q *Queue) sweeper() {
 // sweep stops the loops of functions that no longer exist and have
 // nothing queued, running, waiting for a retry or being published, and
 // deletes their consumers: functions come and go, their loops must not
-// pile up.
+// pile up. It waits for a degraded queue to recover.
 func (q *Queue) sweep(ctx context.Context) {
+	if q.Health().Degraded {
+		return
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for k, l := range q.workers {
