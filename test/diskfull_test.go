@@ -16,6 +16,7 @@ import (
 
 	"github.com/funcd/funcd/internal/api"
 	"github.com/funcd/funcd/internal/client"
+	"github.com/funcd/funcd/internal/disktest"
 	"github.com/funcd/funcd/internal/logs"
 	"github.com/funcd/funcd/test/testenv"
 )
@@ -48,30 +49,6 @@ func smallStateDir(t *testing.T) (FuncdOption, string) {
 		}
 	})
 	return func(o *testenv.FuncdOptions) { o.Dir = dir }, state
-}
-
-// fillDisk writes a file in dir until the disk refuses more, and returns
-// its path.
-func fillDisk(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "fill")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, chunk := range []int{1 << 20, 4 << 10, 1} {
-		buf := make([]byte, chunk)
-		for {
-			if _, err := f.Write(buf); err != nil {
-				if !errors.Is(err, syscall.ENOSPC) {
-					t.Fatalf("fill %s: %v", path, err)
-				}
-				break
-			}
-		}
-	}
-	return path
 }
 
 // getStatus answers GET url: its status and body.
@@ -155,7 +132,7 @@ func TestDiskFull(t *testing.T) {
 	}
 	held := leftovers(t, f) // tally's own: what a failed deploy must not add to
 
-	fill := fillDisk(t, state)
+	fill := disktest.Fill(t, state)
 	freed := false
 	defer func() {
 		if !freed {

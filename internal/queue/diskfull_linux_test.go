@@ -13,16 +13,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/disktest"
 )
 
 // smallDisk mounts a tmpfs of size bytes on a new directory, unmounted at
-// the end of the test. It needs root, so it skips without it (and in
-// -short mode).
+// the end of the test. It needs root, so it skips without it (CI runs the
+// unit tests as root).
 func smallDisk(t *testing.T, size int) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("mounts a tmpfs: not in -short mode")
-	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to mount a tmpfs")
 	}
@@ -36,30 +34,6 @@ func smallDisk(t *testing.T, size int) string {
 		}
 	})
 	return dir
-}
-
-// fillDisk writes a file in dir until the disk refuses more, and returns
-// its path.
-func fillDisk(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "fill")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, chunk := range []int{1 << 20, 4 << 10, 1} {
-		buf := make([]byte, chunk)
-		for {
-			if _, err := f.Write(buf); err != nil {
-				if !errors.Is(err, syscall.ENOSPC) {
-					t.Fatalf("fill %s: %v", path, err)
-				}
-				break
-			}
-		}
-	}
-	return path
 }
 
 // quick is how long an answer given "at once" may take on a slow machine:
@@ -91,7 +65,7 @@ func TestDiskFullRecovers(t *testing.T) {
 
 	eventually(t, "the first invocation to start", func() bool { return iv.count() == 1 })
 
-	fill := fillDisk(t, dir)
+	fill := disktest.Fill(t, dir)
 	for i := range 3 {
 		start := time.Now()
 		err := q.Enqueue(t.Context(), Job{Function: "echo", Body: make([]byte, 100<<10)})
@@ -137,7 +111,7 @@ func TestStoreWriteErrorRecovers(t *testing.T) {
 	before := []string{"before-1", "before-2", "before-3"}
 	enqueueBodies(t, q, before...)
 
-	fill := fillDisk(t, dir)
+	fill := disktest.Fill(t, dir)
 	for i := range 3 {
 		start := time.Now()
 		err := q.Enqueue(t.Context(), Job{Function: "echo", Body: make([]byte, 100<<10)})
