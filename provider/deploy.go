@@ -271,11 +271,12 @@ func (p *Provider) validate(d api.FunctionDeployment) (api.FunctionDeployment, e
 			return d, fmt.Errorf("%w: annotation %s: %q must be true or false", ErrInvalid, annotationNetRaw, v)
 		}
 	}
-	if _, hi := replicaBounds(d.Labels); p.cfg.MaxReplicas > 0 && hi > p.cfg.MaxReplicas {
-		return d, fmt.Errorf("%w: label %s: %d is above the %d replicas this host allows a function (--max-replicas)", ErrInvalid, labelScaleMax, hi, p.cfg.MaxReplicas)
-	}
-	if lo, _ := replicaBounds(d.Labels); p.cfg.MaxReplicas > 0 && lo > p.cfg.MaxReplicas {
-		return d, fmt.Errorf("%w: label %s: %d is above the %d replicas this host allows a function (--max-replicas)", ErrInvalid, labelScaleMin, lo, p.cfg.MaxReplicas)
+	// Explicit bounds above the host's cap are refused; the default
+	// maximum (20) is only clamped to it, by Scale and the autoscaler.
+	for _, l := range []string{labelScaleMin, labelScaleMax} {
+		if v, err := strconv.ParseUint(d.Labels[l], 10, 64); err == nil && p.cfg.MaxReplicas > 0 && v > p.cfg.MaxReplicas {
+			return d, fmt.Errorf("%w: label %s: %d is above the %d replicas this host allows a function (--max-replicas)", ErrInvalid, l, v, p.cfg.MaxReplicas)
+		}
 	}
 	return d, nil
 }

@@ -145,6 +145,25 @@ func TestNetRawOnRequest(t *testing.T) {
 	}
 }
 
+// TestDefaultMaxAboveTheCap: without com.openfaas.scale.max a function
+// deploys on a host whose cap (a small subnet) is below the default
+// maximum of 20, and scales up to the cap, not past it.
+func TestDefaultMaxAboveTheCap(t *testing.T) {
+	h := newHarness(t)
+	h.p.Shutdown(context.Background())
+	h.p = h.startWith(func(c *Config) { c.MaxReplicas = 2 })
+	ctx := context.Background()
+	if err := h.p.Deploy(ctx, deployment("small")); err != nil {
+		t.Fatalf("Deploy without scale labels, cap 2 = %v", err)
+	}
+	if err := h.p.Scale(ctx, "small", "openfaas-fn", 2); err != nil {
+		t.Errorf("Scale to the cap = %v", err)
+	}
+	if err := h.p.Scale(ctx, "small", "openfaas-fn", 3); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Scale past the cap = %v, want ErrInvalid", err)
+	}
+}
+
 // TestScaleWithinTheHostsCap: a record from before the cap (max 1e9) can
 // still not be scaled past it.
 func TestScaleWithinTheHostsCap(t *testing.T) {
