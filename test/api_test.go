@@ -189,6 +189,7 @@ func TestBadInputLeavesNothing(t *testing.T) {
 		{"unpullable image", `{"service":"nopull","image":"` + imageRef("missing:v1") + `"}`, 400, "missing:v1", nil},
 		{"unknown secret", `{"service":"nosecret","image":"` + imageRef("testfn:v1") + `","secrets":["ghost"]}`, 400, "ghost", nil},
 		{"never ready", `{"service":"crashy","image":"` + imageRef("testfn:v1") + `","envVars":{"START_DELAY_MS":"60000"}}`, 400, "not ready", nil},
+		{"absurd scale", `{"service":"huge","image":"` + imageRef("testfn:v1") + `","labels":{"com.openfaas.scale.max":"1000000000"}}`, 400, "--max-replicas", nil},
 		{"trailing data", `{"service":"twice","image":"` + imageRef("testfn:v1") + `"}{"service":"x"}`, 400, "after the JSON", nil},
 		// A hostile page in a browser holding the admin's credentials.
 		{"cross-site form", `{"service":"csrf","image":"` + imageRef("testfn:v1") + `"}`, 415, "application/json",

@@ -81,7 +81,7 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 	fs.DurationVar(&d.ScaleDownDelay, "scale-down-delay", 30*time.Second, "how long the load must stay low before autoscaling removes replicas")
 	fs.StringVar(&budget, "memory-budget", "80%", "what the memory limits of all replicas may add up to: a quantity (e.g. 2Gi), a percentage of the host's RAM, or 0 for no budget")
 	fs.Int64Var(&d.PidsLimit, "pids-limit", 1024, "processes per replica (0 for no limit)")
-	fs.Uint64Var(&d.MaxReplicas, "max-replicas", 100, "most replicas of one function: com.openfaas.scale.max, scale requests and autoscaling\nstay within it (and within the addresses of --subnet)")
+	fs.Uint64Var(&d.MaxReplicas, "max-replicas", 100, "most replicas of one function: com.openfaas.scale.min/max, scale requests and\nautoscaling stay within it (the addresses of --subnet bound all replicas together)")
 	fs.StringVar(&d.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&logMaxSize, "log-max-size", "1Mi", "size (e.g. 512Ki, 1Mi) at which a replica's log file STATE/logs/NS/FUNCTION/ID.log\nis rotated to ID.log.1; one rotated file is kept, so each replica's logs take at most twice this")
 	fs.IntVar(&d.QueueWorkers, "queue-workers", 32, "queued invocations running at once, all functions together\n(a function's label com.openfaas.queue.max-inflight caps its own share)")
@@ -137,9 +137,6 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 	if d.MaxReplicas < 1 {
 		return d, errors.New("--max-replicas must be at least 1")
 	}
-	if hosts := usableAddresses(d.Subnet); d.MaxReplicas > hosts {
-		d.MaxReplicas = hosts // never more replicas than the subnet has addresses
-	}
 	if d.PidsLimit < 0 {
 		return d, errors.New("--pids-limit must not be negative")
 	}
@@ -165,20 +162,6 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 		return d, errors.New("--timeout and --ready-timeout must be positive, --stop-grace not negative")
 	}
 	return d, nil
-}
-
-// usableAddresses is how many replicas an IPv4 subnet can address: all
-// but the network, the host's (gateway) and the broadcast addresses.
-func usableAddresses(p netip.Prefix) uint64 {
-	bits := p.Addr().BitLen() - p.Bits()
-	if bits >= 32 {
-		return 1 << 32
-	}
-	n := uint64(1) << bits
-	if n <= 3 {
-		return 1
-	}
-	return n - 3
 }
 
 // applyEnv sets each flag from FUNCD_<NAME> when that variable is set.
