@@ -32,6 +32,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, inv *invocation)
 	ctx := r.Context()
 	body := &countingBody{r: r.Body}
 	delay := 2 * time.Millisecond
+	lost := false
 	for attempt := 1; ; attempt++ {
 		c, reused, err := p.pool.get(ctx, inv.backend.Host(), inv.deadline)
 		if err != nil {
@@ -44,8 +45,15 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, inv *invocation)
 		heard, err := roundTrip(ctx, c, r, inv, body)
 		if err != nil {
 			c.close()
-			if reused && !heard && body.n == 0 && !isBodyError(err) && ctx.Err() == nil && attempt <= maxRetries {
-				continue // the function closed an idle connection; try a fresh one
+			if ctx.Err() == nil && attempt <= maxRetries {
+				switch unanswered(err, r.Method, reused, heard, body.n, &lost) {
+				case retrySame:
+					continue
+				case retryOther:
+					if p.reresolve(ctx, inv, &delay) {
+						continue
+					}
+				}
 			}
 			p.upstreamError(w, r, inv, err)
 			return
@@ -53,6 +61,51 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, inv *invocation)
 		p.copyResponse(ctx, w, c, inv)
 		return
 	}
+}
+
+// retry says how a request whose connection failed before the function
+// answered may be sent again.
+type retry int
+
+const (
+	noRetry    retry = iota
+	retrySame        // on a fresh connection to the same replica
+	retryOther       // on a replica resolved afresh
+)
+
+// unanswered decides whether a request may be sent again after its
+// connection failed with err before the function answered (heard false),
+// with consumed bytes of its body already read.
+//
+// A pooled connection the function had closed while idle is retried at
+// once. A fresh connection closed without a word means the replica died
+// between accepting and reading, as when its process exits: an idempotent
+// request that sent no body is retried once on a replica resolved afresh,
+// as nginx's proxy_next_upstream does. *lost records that one retry.
+// Timeouts, and anything the function may have acted on, are not retried.
+func unanswered(err error, method string, reused, heard bool, consumed int64, lost *bool) retry {
+	if heard || consumed != 0 || isBodyError(err) || isTimeout(err) {
+		return noRetry
+	}
+	if reused {
+		return retrySame
+	}
+	if *lost || !idempotent(method) {
+		return noRetry
+	}
+	*lost = true
+	return retryOther
+}
+
+// idempotent reports whether a request with method may be repeated
+// without a different effect (RFC 9110, section 9.2.2). PUT and DELETE
+// are left out: functions rarely honour their semantics.
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
 }
 
 // reresolve gives the failed replica back and picks another after a short

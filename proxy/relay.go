@@ -299,6 +299,7 @@ func (p *Proxy) relayOne(nc net.Conn, bw *bufio.Writer, req upstreamRequest, inv
 	}
 	ctx := context.Background()
 	delay := 2 * time.Millisecond
+	lost := false
 	for attempt := 1; ; attempt++ {
 		c, reused, err := p.pool.get(ctx, inv.backend.Host(), inv.deadline)
 		if err != nil {
@@ -317,8 +318,15 @@ func (p *Proxy) relayOne(nc net.Conn, bw *bufio.Writer, req upstreamRequest, inv
 		}
 		if err != nil {
 			c.close()
-			if reused && !heard && req.consumed() == 0 && !isBodyError(err) && attempt <= maxRetries {
-				continue // the function closed an idle connection; try a fresh one
+			if attempt <= maxRetries {
+				switch unanswered(err, req.method(), reused, heard, req.consumed(), &lost) {
+				case retrySame:
+					continue
+				case retryOther:
+					if p.reresolve(ctx, inv, &delay) {
+						continue
+					}
+				}
 			}
 			writeFailure(bw, p.upstreamFailed(ctx, inv, err), true)
 			bw.Flush()

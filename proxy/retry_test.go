@@ -68,3 +68,97 @@ func TestRetryRefusedConnection(t *testing.T) {
 		}
 	}
 }
+
+// closingListener accepts connections and closes them unread, as a
+// replica whose process is exiting does with what its listener queued.
+func closingListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestRetryReplicaDyingUnanswered sends requests to a replica that closes
+// connections without a word and then to a live one: idempotent requests
+// are sent once more on the live replica, others fail with 502, through
+// both the forwarding path (a recorder cannot be hijacked) and the relay.
+func TestRetryReplicaDyingUnanswered(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s", r.Method, b)
+	}))
+	defer upstream.Close()
+	live := strings.TrimPrefix(upstream.URL, "http://")
+
+	cases := []struct {
+		method, body string
+		want         int
+		resolved     int
+	}{
+		{http.MethodGet, "", http.StatusOK, 2},
+		{http.MethodHead, "", http.StatusOK, 2},
+		{http.MethodPost, "payload", http.StatusBadGateway, 1},
+		{http.MethodPost, "", http.StatusBadGateway, 1},
+		{http.MethodDelete, "", http.StatusBadGateway, 1},
+	}
+	for _, path := range []string{"forward", "relay"} {
+		for _, tc := range cases {
+			t.Run(path+"/"+tc.method+"/"+tc.body, func(t *testing.T) {
+				res := &flakyResolver{dead: closingListener(t), live: live}
+				p := newProxy(res, 5*time.Second)
+				defer p.Close()
+				req := httptest.NewRequest(tc.method, "/function/f", strings.NewReader(tc.body))
+				var code int
+				if path == "forward" {
+					code = serve(mount(p), req).Code
+				} else {
+					srv := httptest.NewServer(mount(p))
+					defer srv.Close()
+					go http.Serve(p.Handoff(), mount(p))
+					out, err := http.NewRequest(tc.method, srv.URL+"/function/f", strings.NewReader(tc.body))
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp, err := srv.Client().Do(out)
+					if err != nil {
+						t.Fatal(err)
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					code = resp.StatusCode
+				}
+				if code != tc.want {
+					t.Errorf("%s to a replica dying unanswered = %d, want %d", tc.method, code, tc.want)
+				}
+				// The relay gives its replica back after the answer is out.
+				waitFor(t, "every backend released once", func() bool {
+					res.mu.Lock()
+					defer res.mu.Unlock()
+					for _, b := range res.backends {
+						if b.released.Load() != 1 {
+							return false
+						}
+					}
+					return true
+				})
+				res.mu.Lock()
+				defer res.mu.Unlock()
+				if len(res.backends) != tc.resolved {
+					t.Errorf("resolved %d backends, want %d", len(res.backends), tc.resolved)
+				}
+			})
+		}
+	}
+}
