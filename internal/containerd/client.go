@@ -59,6 +59,7 @@ type Client struct {
 	registries  Registries
 	logDriver   LogDriver
 	log         *slog.Logger
+	importing   chan struct{} // held by the one Import running
 }
 
 // Options configure Connect.
@@ -85,7 +86,8 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 	for {
 		c, err := dial(ctx, opts.Address)
 		if err == nil {
-			return &Client{c: c, snapshotter: opts.Snapshotter, registries: opts.Registries, logDriver: opts.LogDriver, log: log}, nil
+			return &Client{c: c, snapshotter: opts.Snapshotter, registries: opts.Registries, logDriver: opts.LogDriver, log: log,
+				importing: make(chan struct{}, 1)}, nil
 		}
 		log.Warn("containerd is not reachable yet; retrying", "address", opts.Address, "err", err, "retry_in", delay)
 		select {
