@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 )
 
 // An image upload is a tar archive (docker-archive or OCI image layout),
@@ -116,8 +117,9 @@ func describe(head []byte) string {
 }
 
 // capReader reads at most left bytes from r; a read past them returns
-// errTooLarge and sets over. Like http.MaxBytesReader, but over can be
-// asked after the reader was handed to code that rewraps its errors.
+// errTooLarge and sets over, as does an http.MaxBytesReader under it
+// tripping first. Unlike an error, over can be asked after the reader was
+// handed to code that rewraps errors.
 type capReader struct {
 	r    io.Reader
 	left int64
@@ -135,6 +137,9 @@ func (c *capReader) Read(p []byte) (int, error) {
 		p = p[:c.left+1]
 	}
 	n, err := c.r.Read(p)
+	if _, ok := err.(*http.MaxBytesError); ok {
+		c.over, err = true, errTooLarge
+	}
 	if int64(n) <= c.left {
 		c.left -= int64(n)
 		return n, err

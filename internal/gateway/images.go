@@ -64,7 +64,10 @@ func (g *Gateway) importImages(w http.ResponseWriter, r *http.Request) {
 	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // unpacking a large image takes a while
-	up, err := openArchive(&idleReader{r: r.Body, rc: rc}, max)
+	// MaxBytesReader, past the cap, has the server answer and close the
+	// connection gracefully, so the client reads the 413 while sending.
+	body := http.MaxBytesReader(w, &idleReader{r: r.Body, rc: rc}, max)
+	up, err := openArchive(body, max)
 	switch {
 	case errors.Is(err, errTooLarge):
 		g.imageTooLarge(w, max)
@@ -130,9 +133,11 @@ func (g *Gateway) removeImage(w http.ResponseWriter, r *http.Request) {
 // idleReader moves the connection's read deadline forward before each
 // read, so an upload may take as long as it keeps sending.
 type idleReader struct {
-	r  io.Reader
+	r  io.ReadCloser
 	rc *http.ResponseController
 }
+
+func (i *idleReader) Close() error { return i.r.Close() }
 
 func (i *idleReader) Read(p []byte) (int, error) {
 	_ = i.rc.SetReadDeadline(time.Now().Add(uploadIdle))

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/client"
 	"github.com/funcd/funcd/provider"
 )
 
@@ -483,4 +485,37 @@ func TestRemoveImage(t *testing.T) {
 	if got := imgs.all(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("calls = %q, want %q", got, want)
 	}
+}
+
+// TestImportTooLargeHeardWhileSending: a client streaming an archive
+// over the cap hears the 413 rather than a reset connection, and one that
+// declares its length over the cap is refused before sending it.
+func TestImportTooLargeHeardWhileSending(t *testing.T) {
+	imgs := &fakeImages{}
+	srv := httptest.NewServer(newImagesGateway(imgs, 1<<20))
+	defer srv.Close()
+	c := client.New(srv.URL, client.WithBasicAuth(creds.User, creds.Password))
+	archive := tarOf(t, 16<<20)
+	for _, size := range []int64{-1, int64(len(archive))} {
+		r := &readCounter{r: bytes.NewReader(archive)}
+		_, err := c.ImportImage(t.Context(), "", r, size)
+		var se *client.StatusError
+		if !errors.As(err, &se) || se.Code != http.StatusRequestEntityTooLarge || !strings.Contains(se.Body, "--max-image-size") {
+			t.Fatalf("ImportImage(size %d) of 16Mi over a 1Mi cap = %v, want the 413", size, err)
+		}
+		if size > 0 && r.n > 1<<20 {
+			t.Errorf("ImportImage with a declared size over the cap sent %d bytes first", r.n)
+		}
+	}
+}
+
+type readCounter struct {
+	r io.Reader
+	n int
+}
+
+func (c *readCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }
