@@ -44,8 +44,8 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 type options struct {
 	pkg, ref, tar, format, user, entrypoint string
-	push                            bool
-	env                             listFlag
+	push                                    bool
+	env                                     listFlag
 }
 
 func parseFlags(args []string) (options, error) {
