@@ -10,9 +10,13 @@ import (
 	"time"
 
 	ctd "github.com/containerd/containerd"
+	"github.com/containerd/containerd/archive/compression"
+	"github.com/containerd/containerd/content"
 	"github.com/containerd/containerd/images"
+	"github.com/containerd/containerd/labels"
 	"github.com/containerd/containerd/leases"
 	"github.com/containerd/platforms"
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -115,8 +119,13 @@ func (c *Client) importError(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("%s: %w: %v", op, ErrUnavailable, err)
 	}
 	msg := err.Error()
-	if errors.Is(err, io.ErrUnexpectedEOF) {
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(msg, io.ErrUnexpectedEOF.Error()):
 		msg = "the archive ends early (truncated?): " + msg
+	case strings.Contains(msg, "unrecognized image format"):
+		msg += ": neither docker save output (manifest.json) nor an OCI image layout (oci-layout, index.json)"
+	case errors.Is(err, images.ErrEmptyWalk):
+		msg = "it holds no image for this host's platform, " + platforms.Format(platforms.DefaultSpec())
 	}
 	return fmt.Errorf("%w: %s", ErrBadArchive, msg)
 }
@@ -126,22 +135,89 @@ func (c *Client) importError(ctx context.Context, op string, err error) error {
 func (c *Client) unpackImported(ctx context.Context, img images.Image) (Image, error) {
 	cs := c.c.ContentStore()
 	host := platforms.Default()
-	if _, err := images.Manifest(ctx, cs, img.Target, host); err != nil {
-		if ps, perr := images.Platforms(ctx, cs, img.Target); perr == nil && len(ps) > 0 && !slices.ContainsFunc(ps, host.Match) {
-			return Image{}, fmt.Errorf("%w: image %s is built for %s, not for this host's %s",
-				ErrBadArchive, img.Name, formatPlatforms(ps), platforms.Format(platforms.DefaultSpec()))
-		}
-		return Image{}, c.importError(ctx, "image "+img.Name, err)
+	ps, err := images.Platforms(ctx, cs, img.Target)
+	if err != nil {
+		return Image{}, c.importError(ctx, "image "+img.Name, fmt.Errorf("image %s: %w", img.Name, err))
+	}
+	if len(ps) > 0 && !slices.ContainsFunc(ps, host.Match) {
+		return Image{}, fmt.Errorf("%w: image %s is built for %s, not for this host's %s",
+			ErrBadArchive, img.Name, formatPlatforms(ps), platforms.Format(platforms.DefaultSpec()))
 	}
 	i := ctd.NewImage(c.c, img)
 	if err := i.Unpack(ctx, c.snapshotter); err != nil {
 		return Image{}, c.importError(ctx, "unpack "+img.Name, fmt.Errorf("image %s: unpack: %w", img.Name, err))
+	}
+	if err := c.verifyLayers(ctx, i); err != nil {
+		if errors.Is(err, ErrBadArchive) {
+			return Image{}, err
+		}
+		return Image{}, c.importError(ctx, "verify "+img.Name, err)
 	}
 	size, err := i.Size(ctx)
 	if err != nil {
 		return Image{}, fmt.Errorf("size of %s: %w", img.Name, err)
 	}
 	return Image{Name: img.Name, Digest: img.Target.Digest.String(), Size: size}, nil
+}
+
+// verifyLayers checks each layer of img against the diff ID its config
+// names. Unpack does so for the layers it applies, but skips those whose
+// snapshot exists already (the same layers imported or pulled before), so
+// a corrupt or missing layer blob in an archive would pass unseen. A layer
+// checked once carries containerd's uncompressed label and is not read
+// again.
+func (c *Client) verifyLayers(ctx context.Context, img ctd.Image) error {
+	cs := c.c.ContentStore()
+	manifest, err := images.Manifest(ctx, cs, img.Target(), platforms.Default())
+	if err != nil {
+		return fmt.Errorf("image %s: %w", img.Name(), err)
+	}
+	diffIDs, err := img.RootFS(ctx)
+	if err != nil {
+		return fmt.Errorf("image %s: %w", img.Name(), err)
+	}
+	if len(diffIDs) != len(manifest.Layers) {
+		return fmt.Errorf("%w: image %s: its manifest has %d layers, its config %d", ErrBadArchive, img.Name(), len(manifest.Layers), len(diffIDs))
+	}
+	for i, l := range manifest.Layers {
+		info, err := cs.Info(ctx, l.Digest)
+		if IsNotFound(err) {
+			return fmt.Errorf("%w: image %s: layer %s is missing from the archive", ErrBadArchive, img.Name(), l.Digest)
+		}
+		if err != nil {
+			return fmt.Errorf("image %s: layer %s: %w", img.Name(), l.Digest, err)
+		}
+		if info.Labels[labels.LabelUncompressed] == diffIDs[i].String() {
+			continue
+		}
+		got, err := uncompressedDigest(ctx, cs, l)
+		if err != nil {
+			return fmt.Errorf("%w: image %s: layer %s: %v", ErrBadArchive, img.Name(), l.Digest, err)
+		}
+		if got != diffIDs[i] {
+			return fmt.Errorf("%w: image %s: layer %s does not match its config's diff ID %s (a corrupt archive?)", ErrBadArchive, img.Name(), l.Digest, diffIDs[i])
+		}
+		info = content.Info{Digest: l.Digest, Labels: map[string]string{labels.LabelUncompressed: got.String()}}
+		if _, err := cs.Update(ctx, info, "labels."+labels.LabelUncompressed); err != nil {
+			return fmt.Errorf("image %s: label layer %s: %w", img.Name(), l.Digest, err)
+		}
+	}
+	return nil
+}
+
+// uncompressedDigest is the digest of a layer blob's uncompressed tar.
+func uncompressedDigest(ctx context.Context, cs content.Provider, layer ocispec.Descriptor) (digest.Digest, error) {
+	ra, err := cs.ReaderAt(ctx, layer)
+	if err != nil {
+		return "", err
+	}
+	defer ra.Close()
+	ds, err := compression.DecompressStream(content.NewReader(ra))
+	if err != nil {
+		return "", err
+	}
+	defer ds.Close()
+	return digest.Canonical.FromReader(ds)
 }
 
 // undoImport deletes the images an import created and points the names
