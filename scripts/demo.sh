@@ -2,8 +2,9 @@
 # Brings funcd up on this machine and deploys a demo function, offline:
 # installs what is missing (containerd, runc, CNI plugins, iptables), builds
 # funcd, starts containerd if it is not running, builds the demo function
-# from examples/hello into an image, imports it into containerd, starts
-# `funcd up` in the background and deploys the function.
+# from examples/hello into an image archive, starts `funcd up` in the
+# background, imports the archive (funcd image import: no registry) and
+# deploys the function.
 #
 # Run as root. Environment: FUNCD_LISTEN (default 127.0.0.1:8080),
 # FUNCD_STATE_DIR (default /var/lib/funcd).
@@ -39,7 +40,6 @@ fi
 
 echo "demo: building the hello function image from examples/hello"
 go run ./cmd/mkimage -pkg ./examples/hello -ref localhost/hello:0.1 -tar bin/hello.tar >/dev/null
-ctr --address "$sock" -n openfaas-fn images import bin/hello.tar >/dev/null
 
 if ! curl -fsS "$gateway/healthz" >/dev/null 2>&1; then
 	echo "demo: starting funcd on $listen, log in $logdir/funcd.log"
@@ -52,6 +52,7 @@ if ! curl -fsS "$gateway/healthz" >/dev/null 2>&1; then
 fi
 
 bin/funcd login --gateway "$gateway" --password-stdin <"$state/secrets/basic-auth-password"
+bin/funcd image import --gateway "$gateway" bin/hello.tar
 bin/funcd deploy --gateway "$gateway" --name hello --image localhost/hello:0.1
 
 cat <<MSG

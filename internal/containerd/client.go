@@ -1,8 +1,8 @@
 // Package containerd is funcd's only door to containerd: connecting (and
-// waiting for the daemon), pulling images, creating containers from small
-// named spec options, running, stopping and deleting their tasks, and
-// listing what exists. It is the one package that puts the containerd
-// namespace on a context.
+// waiting for the daemon), pulling, importing and removing images,
+// creating containers from small named spec options, running, stopping
+// and deleting their tasks, and listing what exists. It is the one
+// package that puts the containerd namespace on a context.
 //
 // It knows nothing of OpenFaaS; callers pass plain values and get plain
 // values back. It must not import the provider, proxy or gateway.
