@@ -428,6 +428,82 @@ func TestImageLimitsAndPolicyFlag(t *testing.T) {
 	}
 }
 
+// TestImageImportStreams imports a 128 MiB archive: funcd's peak memory
+// grows by a fraction of it, since the archive streams from the socket
+// into containerd and is never held whole.
+func TestImageImportStreams(t *testing.T) {
+	requireE2E(t)
+	f := startFuncd(t)
+	c := f.Client(t)
+	img := testfnImage(t, "big", map[string][]byte{"/big": randomBytes(t, 128<<20)})
+	path := writeArchive(t, img, "example.com/big:1", archiveFormats[0])
+	before := peakRSS(t, f.PID())
+	start := time.Now()
+	imgs, err := importFile(t, c, path)
+	took := time.Since(start)
+	if err != nil || len(imgs) != 1 {
+		t.Fatalf("import = %+v, %v", imgs, err)
+	}
+	after := peakRSS(t, f.PID())
+	fi, _ := os.Stat(path)
+	t.Logf("imported %d MiB in %v; funcd's peak RSS %d MiB before, %d MiB after", fi.Size()>>20, took.Round(time.Millisecond), before>>20, after>>20)
+	if after-before > 48<<20 {
+		t.Errorf("funcd's peak RSS grew by %d MiB importing %d MiB, want a fraction of it", (after-before)>>20, fi.Size()>>20)
+	}
+	if err := c.RemoveImage(t.Context(), imgs[0].Name, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another namespace gets images of its own.
+	if err := c.CreateNamespace(t.Context(), api.FunctionNamespace{Name: "imgdev"}); err != nil {
+		t.Fatal(err)
+	}
+	small := writeArchive(t, testfnImage(t, "dev", nil), "example.com/dev:1", archiveFormats[1])
+	in, err := os.Open(small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if _, err := c.ImportImage(t.Context(), "imgdev", in, -1); err != nil {
+		t.Fatalf("import into imgdev = %v", err)
+	}
+	dev, err := c.ListImages(t.Context(), "imgdev")
+	if err != nil || len(dev) != 1 || dev[0].Name != "example.com/dev:1" {
+		t.Errorf("images in imgdev = %+v, %v; want example.com/dev:1", dev, err)
+	}
+	if def, err := c.ListImages(t.Context(), ""); err != nil || len(def) != 0 {
+		t.Errorf("images in %s = %+v, %v; want none", fnNamespace, def, err)
+	}
+	if _, err := c.ListImages(t.Context(), "nope"); !isStatus(err, http.StatusBadRequest) {
+		t.Errorf("images in an unknown namespace = %v, want 400", err)
+	}
+	deployReady(t, c, api.FunctionDeployment{Service: "devfn", Namespace: "imgdev", Image: "example.com/dev:1",
+		Annotations: map[string]string{"com.funcd.pull-policy": "never"}})
+	if err := c.RemoveImage(t.Context(), "example.com/dev:1", "imgdev"); !errors.Is(err, client.ErrConflict) {
+		t.Errorf("RemoveImage in imgdev while devfn uses it = %v, want 409", err)
+	}
+}
+
+// peakRSS is a process's peak resident set size (VmHWM), in bytes.
+func peakRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err != nil {
+				t.Fatalf("parse %q: %v", l, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
+}
+
 // storeContents lists what containerd holds in the functions' namespace:
 // images, content blobs, ingests under way, leases and snapshots.
 func storeContents(t *testing.T) []string {
