@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -364,4 +365,54 @@ func (p *Provider) fill(k key, f *function, n int) {
 	f.replicas = append(f.replicas, rs...)
 	f.mu.Unlock()
 	f.publish()
+}
+
+// AwaitReplicas waits until every function has as many ready replicas as
+// it wants, or ctx ends, and returns the functions still short of them,
+// sorted. After a machine's reboot, Restore recreates every replica that
+// was running; funcd tells systemd it is ready once they answer.
+func (p *Provider) AwaitReplicas(ctx context.Context) []string {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var short []string
+		p.mu.RLock()
+		for k, f := range p.fns {
+			rec, _ := f.snapshot()
+			if uint64(f.eps.count()) < rec.Replicas {
+				short = append(short, k.String())
+			}
+		}
+		p.mu.RUnlock()
+		if len(short) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			slices.Sort(short)
+			return short
+		case <-tick.C:
+		}
+	}
+}
+
+// Alive reports an error when the provider's table of functions cannot be
+// locked before ctx ends: a lock held that long means a stuck funcd, which
+// its service manager should restart. Operations on one function (a deploy
+// pulling an image for minutes) hold only that function's lock and do not
+// count.
+func (p *Provider) Alive(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		p.mu.Lock()
+		//lint:ignore SA2001 only the wait for the lock matters
+		p.mu.Unlock()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return errors.New("provider: the function table stayed locked")
+	}
 }
