@@ -182,3 +182,18 @@ func funcdEnv(extra []string) []string {
 	}
 	return append(env, extra...)
 }
+
+// Flags returns the flags `funcd up` runs with, without the binary, the
+// subcommand and --listen: what `funcd purge` takes to find the same
+// instance.
+func (f *Funcd) Flags() []string {
+	var out []string
+	for i := 2; i < len(f.args); i++ {
+		if f.args[i] == "--listen" {
+			i++
+			continue
+		}
+		out = append(out, f.args[i])
+	}
+	return out
+}
