@@ -50,6 +50,7 @@ var cliCommands = map[string]cliCommand{
 	"namespace": {"list, create and delete namespaces", cliWithHelp(cliNamespace)},
 	"describe":  {"show one function's details and status", cliWithHelp(cliDescribe)},
 	"image":     {"import image archives (no registry needed), list and remove images", cliWithHelp(cliImage)},
+	"install":   {"write the systemd unit and /etc/default/funcd (install.sh runs it)", cliWithHelp(cliInstall)},
 	"invoke":    {"call a function with stdin as the request body", cliWithHelp(cliInvoke)},
 	"queue":     {"show the async invocation queue; list and redrive dead letters", cliWithHelp(cliQueue)},
 	"remove":    {"remove functions", cliWithHelp(cliRemove)},

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	ctd "github.com/containerd/containerd"
@@ -60,6 +61,7 @@ type Client struct {
 	logDriver   LogDriver
 	log         *slog.Logger
 	importing   chan struct{} // held by the one Import running
+	closed      atomic.Bool   // Close was called: broken waits are ours, not containerd's
 }
 
 // Options configure Connect.
@@ -117,7 +119,10 @@ func dial(ctx context.Context, address string) (*ctd.Client, error) {
 }
 
 // Close releases the connection. Running tasks are unaffected.
-func (c *Client) Close() error { return c.c.Close() }
+func (c *Client) Close() error {
+	c.closed.Store(true)
+	return c.c.Close()
+}
 
 // Version returns the daemon's version.
 func (c *Client) Version(ctx context.Context) (_ string, err error) {
