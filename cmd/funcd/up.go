@@ -128,8 +128,9 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		}
 	}()
 
-	release := api.VersionInfo{Release: version, SHA: commit}
-	servedBy := "funcd/" + version
+	built := thisBuild()
+	release := api.VersionInfo{Release: built.Version, SHA: built.Commit}
+	servedBy := "funcd/" + built.Version
 	invoke := proxy.New(resolver{prov}, proxy.Config{Timeout: cfg.Timeout, ServedBy: servedBy, Metrics: m}, log.With("component", "proxy"))
 	defer invoke.Close()
 
@@ -192,7 +193,7 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		go func() { _ = srv.Serve(bridgeLn) }()
 		log.Info("functions reach funcd at http://gateway:8080", "address", bridgeLn.Addr().String())
 	}
-	log.Info("funcd is up", "listen", ln.Addr().String(), "state_dir", cfg.StateDir, "version", version)
+	log.Info("funcd is up", "listen", ln.Addr().String(), "state_dir", cfg.StateDir, "version", built.Version, "commit", built.Commit)
 	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
 		log.Warn("notify systemd", "err", err)
 	}
