@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -460,6 +461,30 @@ func TestScaleFromZero(t *testing.T) {
 	}
 	if _, err := h.p.Resolve(ctx, "nope", "openfaas-fn"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Resolve unknown = %v, want ErrNotFound", err)
+	}
+}
+
+// TestPickAfterTwoBillionRequests: the rotating start point keeps picking
+// a ready replica once its counter passes 2^31, where int is 32 bits (arm).
+func TestPickAfterTwoBillionRequests(t *testing.T) {
+	e := newEndpoints()
+	rs := []*replica{{id: "a"}, {id: "b"}, {id: "c"}}
+	e.set(rs)
+	for _, next := range []uint32{math.MaxInt32 - 1, math.MaxInt32, math.MaxUint32 - 1, math.MaxUint32} {
+		e.next.Store(next)
+		got := e.pick()
+		if got == nil {
+			t.Fatalf("pick with the counter at %d = nil, want a replica", next)
+		}
+		got.inflight.Add(-1)
+	}
+	seen := map[string]bool{}
+	e.next.Store(math.MaxInt32)
+	for range 3 {
+		seen[e.pick().id] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("3 picks of idle replicas past 2^31 chose %v, want all three in turn", seen)
 	}
 }
 
