@@ -27,8 +27,9 @@ import (
 // call fails with containerd.ErrUnavailable and tasks keep running, as
 // they do under their shims while containerd restarts.
 type fakeRuntime struct {
-	port int
-	down atomic.Bool
+	port    int
+	down    atomic.Bool
+	noTasks atomic.Bool // NewTask fails, as when a function's image cannot run
 
 	mu         sync.Mutex
 	containers map[string]*fakeContainer
@@ -116,6 +117,9 @@ func (rt *fakeRuntime) Create(ctx context.Context, ns string, s containerd.Conta
 func (rt *fakeRuntime) NewTask(ctx context.Context, ns, id, logPath string) (containerd.Task, error) {
 	if rt.down.Load() {
 		return containerd.Task{}, errDown
+	}
+	if rt.noTasks.Load() {
+		return containerd.Task{}, errors.New("fake: exec format error")
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -14,7 +15,23 @@ import (
 // startReplica creates one replica of rec: a pinned network namespace with
 // an address from CNI, a container, and a task that is ready. Supervision
 // starts as soon as it is ready. On failure nothing is left behind.
-func (p *Provider) startReplica(ctx context.Context, f *function, rec record) (_ *replica, err error) {
+func (p *Provider) startReplica(ctx context.Context, f *function, rec record) (*replica, error) {
+	r, err := p.prepareReplica(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	exited, err := p.boot(ctx, r)
+	if err != nil {
+		p.release(r)
+		return nil, err
+	}
+	p.supervise(f, r, exited, 0)
+	return r, nil
+}
+
+// prepareReplica makes a replica of rec up to its task: network namespace,
+// address and container. Nothing runs in it yet.
+func (p *Provider) prepareReplica(ctx context.Context, rec record) (_ *replica, err error) {
 	d := rec.Spec
 	id := newReplicaID(d.Service)
 	r := &replica{
@@ -45,11 +62,6 @@ func (p *Provider) startReplica(ctx context.Context, f *function, rec record) (_
 	if err := p.rt.Create(ctx, r.ns, spec); err != nil {
 		return nil, err
 	}
-	exited, err := p.boot(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	p.supervise(f, r, exited, 0)
 	return r, nil
 }
 
@@ -287,6 +299,13 @@ func (p *Provider) Restore(ctx context.Context) error {
 				p.fill(k, f, missing)
 			}()
 		}
+		if rec.Replicas == 0 {
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				p.repark(k, f)
+			}()
+		}
 	}
 	tick := p.cfg.ScaleTick
 	if tick <= 0 {
@@ -350,6 +369,34 @@ func (p *Provider) resume(ctx context.Context, f *function, r *replica, status s
 	p.supervise(f, r, nil, 0)
 }
 
+// repark prepares the parked replicas a function at zero is missing, as
+// after a reboot, which takes their network namespaces: its next cold start
+// then only starts a task. Nothing runs in them.
+func (p *Provider) repark(k key, f *function) {
+	unlock := p.locks.lock(k)
+	defer unlock()
+	rec, _ := f.snapshot()
+	s, _ := parseScaling(rec.Spec.Labels)
+	f.mu.Lock()
+	missing := int(max(s.min, 1)) - len(f.parked)
+	f.mu.Unlock()
+	if rec.Replicas != 0 || missing <= 0 {
+		return
+	}
+	var made []*replica
+	for range missing {
+		r, err := p.prepareReplica(p.ctx, rec)
+		if err != nil {
+			p.log.Warn("prepare parked replica; the next cold start creates one", "function", k.String(), "err", err)
+			break
+		}
+		made = append(made, r)
+	}
+	f.mu.Lock()
+	f.parked = append(f.parked, made...)
+	f.mu.Unlock()
+}
+
 // fill starts the replicas a restored function is missing.
 func (p *Provider) fill(k key, f *function, n int) {
 	unlock := p.locks.lock(k)
@@ -364,4 +411,54 @@ func (p *Provider) fill(k key, f *function, n int) {
 	f.replicas = append(f.replicas, rs...)
 	f.mu.Unlock()
 	f.publish()
+}
+
+// AwaitReplicas waits until every function has as many ready replicas as
+// it wants, or ctx ends, and returns the functions still short of them,
+// sorted. After a machine's reboot, Restore recreates every replica that
+// was running; funcd tells systemd it is ready once they answer.
+func (p *Provider) AwaitReplicas(ctx context.Context) []string {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var short []string
+		p.mu.RLock()
+		for k, f := range p.fns {
+			rec, _ := f.snapshot()
+			if uint64(f.eps.count()) < rec.Replicas {
+				short = append(short, k.String())
+			}
+		}
+		p.mu.RUnlock()
+		if len(short) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			slices.Sort(short)
+			return short
+		case <-tick.C:
+		}
+	}
+}
+
+// Alive reports an error when the provider's table of functions cannot be
+// locked before ctx ends: a lock held that long means a stuck funcd, which
+// its service manager should restart. Operations on one function (a deploy
+// pulling an image for minutes) hold only that function's lock and do not
+// count.
+func (p *Provider) Alive(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		p.mu.Lock()
+		//lint:ignore SA2001 only the wait for the lock matters
+		p.mu.Unlock()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return errors.New("provider: the function table stayed locked")
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -42,6 +43,14 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		return err
 	}
 	log := newLogger(env, cfg.LogLevel)
+	// systemd's watchdog: alive while starting, then while the API answers
+	// and the supervisor is not stuck (selfCheck, set once serving).
+	var health atomic.Pointer[func(context.Context) error]
+	if interval, err := daemon.SdWatchdogEnabled(false); err == nil && interval > 0 {
+		wctx, stopWatchdog := context.WithCancel(context.Background())
+		defer stopWatchdog()
+		go watchdog(wctx, interval, &health, notify, log)
+	}
 	id, disown, err := own(cfg, log)
 	if err != nil {
 		return err
@@ -166,7 +175,15 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		Queue: q, ServedBy: servedBy, Validate: validateDeployment,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})}, log.With("component", "gateway"))
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	// The listening sockets outlive funcd in systemd's store (fdstore.go):
+	// connections made while it restarts wait in the backlog.
+	fds := openFDStore(env.getenv, log)
+	if covers(cfg.Listen, network.Gateway()) {
+		fds.discard("bridge") // --listen takes the bridge's address now
+	}
+	ln, err := fds.listen(ctx, "api", cfg.Listen, func(context.Context) (net.Listener, error) {
+		return net.Listen("tcp", cfg.Listen)
+	})
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -185,16 +202,33 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 	// they carry anything else.
 	go func() { _ = srv.Serve(invoke.Handoff()) }()
 	// Functions call each other at http://gateway:8080.
-	bridgeLn, err := bridgeListener(ctx, cfg.Listen, network.Gateway())
+	bridgeLn, err := fds.listen(ctx, "bridge", bridgeAddr(network.Gateway()), func(ctx context.Context) (net.Listener, error) {
+		return bridgeListener(ctx, cfg.Listen, network.Gateway())
+	})
 	if err != nil {
 		return err
 	}
+	fds.close() // what systemd kept and no longer applies
 	if bridgeLn != nil {
 		go func() { _ = srv.Serve(bridgeLn) }()
 		log.Info("functions reach funcd at http://gateway:8080", "address", bridgeLn.Addr().String())
 	}
+	check := selfCheck(ln.Addr(), prov.Alive)
+	health.Store(&check)
+
+	// After a reboot every replica that was running is being recreated:
+	// ready means they answer again, within a bound so that one broken
+	// function cannot hold funcd's start forever.
+	_ = notify("STATUS=waiting for the functions' replicas to answer")
+	wait := cfg.ReadyTimeout + 30*time.Second
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	short := prov.AwaitReplicas(wctx)
+	cancel()
+	if len(short) > 0 && ctx.Err() == nil {
+		log.Warn("ready, but these functions still lack replicas", "functions", short, "waited", wait)
+	}
 	log.Info("funcd is up", "listen", ln.Addr().String(), "state_dir", cfg.StateDir, "version", built.Version, "commit", built.Commit)
-	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+	if err := notify(daemon.SdNotifyReady + "\nSTATUS=serving on " + ln.Addr().String()); err != nil {
 		log.Warn("notify systemd", "err", err)
 	}
 
@@ -204,7 +238,7 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down; functions keep running")
-	_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
+	_ = notify(daemon.SdNotifyStopping + "\nSTATUS=stopping; functions keep running")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -354,6 +388,9 @@ func newLogger(env cliEnv, level string) *slog.Logger {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		l = slog.LevelInfo
+	}
+	if f, ok := env.Stderr.(*os.File); ok && toJournal(env.getenv, f) {
+		return slog.New(newJournalHandler(env.Stderr, l))
 	}
 	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: l}))
 }

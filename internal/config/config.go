@@ -61,6 +61,12 @@ var cniBinDirs = []string{"/usr/lib/cni", "/opt/cni/bin"}
 // --some-name falls back to the environment variable FUNCD_SOME_NAME before
 // its default. getenv is os.Getenv in production.
 func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Daemon, error) {
+	return parseDaemon(args, getenv, usage, nil)
+}
+
+// parseDaemon is ParseDaemon. When inspect is not nil it is given the
+// flags, with their defaults, instead of parsing anything.
+func parseDaemon(args []string, getenv func(string) string, usage io.Writer, inspect func(*flag.FlagSet)) (Daemon, error) {
 	var d Daemon
 	var subnet, budget string
 	var logMaxSize, queueMaxBody, queueMaxBytes, retryCodes string
@@ -99,6 +105,10 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: funcd up [flags]\n\nRuns the funcd daemon: the OpenFaaS API, invocations and the function supervisor.\nEvery flag --name can also be set with the environment variable FUNCD_NAME\n(upper case, '-' as '_'), e.g. FUNCD_STATE_DIR=/srv/funcd.\n\nFlags:\n")
 		fs.PrintDefaults()
+	}
+	if inspect != nil {
+		inspect(fs)
+		return d, nil
 	}
 	if err := applyEnv(fs, getenv); err != nil {
 		return d, err
@@ -164,11 +174,41 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 	return d, nil
 }
 
+// WriteEnvironmentFile writes an environment file for `funcd up` (as
+// systemd's EnvironmentFile= reads it) with every setting commented out at
+// its default, each with its description.
+func WriteEnvironmentFile(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("# Settings of funcd up, read by systemd (EnvironmentFile=) and install.sh.\n")
+	b.WriteString("# Uncomment a line to change a setting, then: systemctl restart funcd\n")
+	b.WriteString("# (functions keep running). Lists take commas: FUNCD_NAMESERVER=1.1.1.1,9.9.9.9\n")
+	_, err := parseDaemon(nil, nil, io.Discard, func(fs *flag.FlagSet) {
+		fs.VisitAll(func(f *flag.Flag) {
+			b.WriteString("\n")
+			for _, line := range strings.Split(f.Usage, "\n") {
+				b.WriteString("# " + line + "\n")
+			}
+			fmt.Fprintf(&b, "#%s=%s\n", EnvName(f.Name), f.DefValue)
+		})
+	})
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, b.String())
+	return err
+}
+
+// EnvName is the environment variable that sets flag name: FUNCD_ and the
+// name in upper case, '-' as '_'.
+func EnvName(flag string) string {
+	return "FUNCD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
 // applyEnv sets each flag from FUNCD_<NAME> when that variable is set.
 func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 	var err error
 	fs.VisitAll(func(f *flag.Flag) {
-		name := "FUNCD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		name := EnvName(f.Name)
 		v := getenv(name)
 		if v == "" || err != nil {
 			return

@@ -1,9 +1,12 @@
 package config
 
 import (
+	"flag"
 	"io"
 	"net/netip"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -96,5 +99,47 @@ func TestParseBudget(t *testing.T) {
 	}
 	if n, err := hostMemory(); err != nil || n <= 0 {
 		t.Errorf("hostMemory() = %d, %v", n, err)
+	}
+}
+
+// TestEnvironmentFileRoundTrip uncomments every line of the settings file
+// install writes and parses the result: each variable names a real flag,
+// every flag is there, and the defaults it shows are the defaults.
+func TestEnvironmentFileRoundTrip(t *testing.T) {
+	var b strings.Builder
+	if err := WriteEnvironmentFile(&b); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{}
+	for _, line := range strings.Split(b.String(), "\n") {
+		name, value, ok := strings.Cut(strings.TrimPrefix(line, "#"), "=")
+		if ok && strings.HasPrefix(name, "FUNCD_") {
+			vars[name] = value
+		}
+	}
+	want, err := ParseDaemon(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := 0
+	if _, err := parseDaemon(nil, nil, io.Discard, func(fs *flag.FlagSet) {
+		fs.VisitAll(func(f *flag.Flag) {
+			flags++
+			if _, ok := vars[EnvName(f.Name)]; !ok {
+				t.Errorf("flag --%s has no %s line", f.Name, EnvName(f.Name))
+			}
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(vars) != flags {
+		t.Errorf("settings file has %d variables, funcd up has %d flags", len(vars), flags)
+	}
+	got, err := ParseDaemon(nil, func(k string) string { return vars[k] }, io.Discard)
+	if err != nil {
+		t.Fatalf("parse the uncommented settings file: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("settings file defaults give\n%+v\nwant\n%+v", got, want)
 	}
 }
