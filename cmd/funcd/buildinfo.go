@@ -9,7 +9,7 @@ import (
 // /system/info reports its release and commit.
 type build struct {
 	Version  string // the release: what -ldflags stamped, else "dev"
-	Commit   string // "" only when nothing recorded one
+	Commit   string // "unknown" when nothing recorded one
 	Go       string // the Go release that built it
 	Platform string // os/arch, with the ARM version: linux/arm/v7
 }
@@ -56,6 +56,9 @@ func describeBuild(version, commit string, bi *debug.BuildInfo) build {
 		if bi.GoVersion != "" {
 			b.Go = bi.GoVersion
 		}
+	}
+	if b.Commit == "" {
+		b.Commit = "unknown" // built without -ldflags, git or -buildvcs
 	}
 	b.Platform = goos + "/" + goarch
 	if goarch == "arm" && goarm != "" {

@@ -34,13 +34,13 @@ func TestDescribeBuild(t *testing.T) {
 		{"go build with changes", "dev", "", info("vcs.revision", rev, "vcs.modified", "true", "GOOS", "linux", "GOARCH", "arm", "GOARM", "7"),
 			build{"dev", rev + "-dirty", "go1.99.1", "linux/arm/v7"}},
 		{"soft-float arm", "dev", "", info("GOOS", "linux", "GOARCH", "arm", "GOARM", "6,softfloat"),
-			build{"dev", "", "go1.99.1", "linux/arm/v6"}},
+			build{"dev", "unknown", "go1.99.1", "linux/arm/v6"}},
 		{"no vcs recorded", "dev", "", info("GOOS", "linux", "GOARCH", "amd64"),
-			build{"dev", "", "go1.99.1", "linux/amd64"}},
+			build{"dev", "unknown", "go1.99.1", "linux/amd64"}},
 		{"empty stamp", "", "", info("GOOS", "linux", "GOARCH", "amd64"),
-			build{"dev", "", "go1.99.1", "linux/amd64"}},
+			build{"dev", "unknown", "go1.99.1", "linux/amd64"}},
 		{"no build info", "dev", "", nil,
-			build{"dev", "", runtime.Version(), runtime.GOOS + "/" + runtime.GOARCH}},
+			build{"dev", "unknown", runtime.Version(), runtime.GOOS + "/" + runtime.GOARCH}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -97,7 +97,7 @@ func cliVersion(ctx context.Context, env cliEnv, args []string) error {
 	}
 	b := thisBuild()
 	fmt.Fprintf(env.Stdout, "CLI:\n version: %s\n commit:  %s\n go:      %s\n os/arch: %s\n",
-		b.Version, cliOrDash(b.Commit), b.Go, b.Platform)
+		b.Version, b.Commit, b.Go, b.Platform)
 
 	gw := cliGateway(env, *gateway, "")
 	c, err := cliClient(env, gw)
