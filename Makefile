@@ -6,10 +6,13 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: build test unit e2e demo bench lint clean
+.PHONY: build dist test unit e2e demo bench lint clean
 
 build: ## static funcd binary in bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/funcd ./cmd/funcd
+
+dist: ## release tarballs and binaries for linux amd64, arm64, arm/v7 + SHA256SUMS in dist/ (VERSION=v1.2.3)
+	./scripts/dist.sh
 
 test: ## everything CI runs (root: installs packages, runs e2e)
 	./scripts/test.sh
@@ -32,4 +35,4 @@ lint:
 	$(GO) vet ./...
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

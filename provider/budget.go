@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/funcd/funcd/internal/api"
 )
@@ -30,7 +31,7 @@ func cpuLimit(d api.FunctionDeployment) int64 {
 // claim stands for k until releaseMemory; committed functions count through
 // their records. Functions without a memory limit count nothing.
 func (p *Provider) reserveMemory(k key, d api.FunctionDeployment, n uint64) error {
-	want := memoryLimit(d) * int64(n)
+	want := memoryTimes(memoryLimit(d), n)
 	if p.cfg.MemoryBudget <= 0 || want == 0 {
 		return nil
 	}
@@ -43,15 +44,15 @@ func (p *Provider) reserveMemory(k key, d api.FunctionDeployment, n uint64) erro
 			continue
 		}
 		rec, _ := f.snapshot()
-		used += memoryLimit(rec.Spec) * int64(rec.Replicas)
+		used = memoryPlus(used, memoryTimes(memoryLimit(rec.Spec), rec.Replicas))
 	}
 	p.mu.RUnlock()
 	for rk, r := range p.reserved {
 		if rk != k {
-			used += r
+			used = memoryPlus(used, r)
 		}
 	}
-	if used+want > p.cfg.MemoryBudget {
+	if memoryPlus(used, want) > p.cfg.MemoryBudget {
 		return fmt.Errorf("%w: memory budget exceeded: %s needs %d × %s = %s, the other functions hold %s, and the host budget is %s (--memory-budget)",
 			ErrInvalid, k, n, api.FormatBytes(memoryLimit(d)), api.FormatBytes(want), api.FormatBytes(used), api.FormatBytes(p.cfg.MemoryBudget))
 	}
@@ -67,4 +68,25 @@ func (p *Provider) releaseMemory(k key) {
 	p.budgetMu.Lock()
 	delete(p.reserved, k)
 	p.budgetMu.Unlock()
+}
+
+// memoryTimes is n replicas of limit bytes, saturating at MaxInt64: a
+// limit of exabytes times a few replicas must not wrap around to a small
+// or negative sum that fits any budget.
+func memoryTimes(limit int64, n uint64) int64 {
+	if limit <= 0 || n == 0 {
+		return 0
+	}
+	if n > uint64(math.MaxInt64/limit) {
+		return math.MaxInt64
+	}
+	return limit * int64(n)
+}
+
+// memoryPlus adds two non-negative byte counts, saturating at MaxInt64.
+func memoryPlus(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }

@@ -60,7 +60,7 @@ func (e *endpoints) pick() *replica {
 	if n == 0 {
 		return nil
 	}
-	start := int(e.next.Add(1)) % n
+	start := int(e.next.Add(1) % uint32(n)) // int(a uint32) is negative past 2^31 on 32-bit
 	best := rs[start]
 	bestLoad := best.inflight.Load()
 	for i := 1; i < n && bestLoad > 0; i++ {

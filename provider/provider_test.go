@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -463,6 +464,30 @@ func TestScaleFromZero(t *testing.T) {
 	}
 }
 
+// TestPickAfterTwoBillionRequests: the rotating start point keeps picking
+// a ready replica once its counter passes 2^31, where int is 32 bits (arm).
+func TestPickAfterTwoBillionRequests(t *testing.T) {
+	e := newEndpoints()
+	rs := []*replica{{id: "a"}, {id: "b"}, {id: "c"}}
+	e.set(rs)
+	for _, next := range []uint32{math.MaxInt32 - 1, math.MaxInt32, math.MaxUint32 - 1, math.MaxUint32} {
+		e.next.Store(next)
+		got := e.pick()
+		if got == nil {
+			t.Fatalf("pick with the counter at %d = nil, want a replica", next)
+		}
+		got.inflight.Add(-1)
+	}
+	seen := map[string]bool{}
+	e.next.Store(math.MaxInt32)
+	for range 3 {
+		seen[e.pick().id] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("3 picks of idle replicas past 2^31 chose %v, want all three in turn", seen)
+	}
+}
+
 func TestPickPrefersLeastLoaded(t *testing.T) {
 	e := newEndpoints()
 	a, b := &replica{id: "a"}, &replica{id: "b"}
@@ -534,6 +559,64 @@ func TestMemoryBudget(t *testing.T) {
 	}
 	if err := h.p.Update(ctx, deployment("a", withMem("200Mi"))); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Update over budget = %v, want ErrInvalid", err)
+	}
+}
+
+// TestMemoryBudgetLargeQuantities: limits and budgets past 2 and 4 GiB
+// (past int on 32-bit arm) add up exactly, and limits of exabytes times
+// a few replicas are refused instead of wrapping around to fit.
+func TestMemoryBudgetLargeQuantities(t *testing.T) {
+	h := newHarness(t)
+	h.p.cfg.MemoryBudget = 8 << 30 // 8Gi
+	ctx := context.Background()
+	withMem := func(m string) func(*api.FunctionDeployment) {
+		return func(d *api.FunctionDeployment) { d.Limits = &api.FunctionResources{Memory: m} }
+	}
+	if err := h.p.Deploy(ctx, deployment("big", withMem("3Gi"), withLabel(labelScaleMin, "2"))); err != nil {
+		t.Fatalf("Deploy 2 × 3Gi within 8Gi = %v", err)
+	}
+	h.rt.mu.Lock()
+	for id, c := range h.rt.containers {
+		if c.spec.MemoryLimit != 3<<30 {
+			t.Errorf("container %s memory limit = %d, want %d (3Gi)", id, c.spec.MemoryLimit, int64(3<<30))
+		}
+	}
+	h.rt.mu.Unlock()
+	err := h.p.Deploy(ctx, deployment("more", withMem("3Gi")))
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "the other functions hold 6Gi") || !strings.Contains(err.Error(), "budget is 8Gi") {
+		t.Errorf("Deploy 3Gi with 6Gi of 8Gi held = %v, want ErrInvalid with 6Gi and 8Gi", err)
+	}
+	if err := h.p.Deploy(ctx, deployment("more", withMem("2Gi"))); err != nil {
+		t.Errorf("Deploy 2Gi with 6Gi of 8Gi held = %v", err)
+	}
+	for i, tt := range []struct{ mem, replicas string }{{"3Ei", "3"}, {"4611686018427387903", "2"}, {"2Ei", "4"}} {
+		err := h.p.Deploy(ctx, deployment(fmt.Sprintf("huge%d", i), withMem(tt.mem), withLabel(labelScaleMin, tt.replicas)))
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "memory budget exceeded") {
+			t.Errorf("Deploy %s × %s = %v, want ErrInvalid: over the budget, not wrapped around", tt.replicas, tt.mem, err)
+		}
+	}
+}
+
+func TestMemoryTimes(t *testing.T) {
+	tests := []struct {
+		limit int64
+		n     uint64
+		want  int64
+	}{
+		{3 << 30, 2, 6 << 30},
+		{0, 5, 0},
+		{1 << 30, 0, 0},
+		{3 << 60, 3, math.MaxInt64},
+		{1, math.MaxUint64, math.MaxInt64},
+		{math.MaxInt64, 1, math.MaxInt64},
+	}
+	for _, tt := range tests {
+		if got := memoryTimes(tt.limit, tt.n); got != tt.want {
+			t.Errorf("memoryTimes(%d, %d) = %d, want %d", tt.limit, tt.n, got, tt.want)
+		}
+	}
+	if got := memoryPlus(math.MaxInt64-1, 2); got != math.MaxInt64 {
+		t.Errorf("memoryPlus(MaxInt64-1, 2) = %d, want MaxInt64", got)
 	}
 }
 

@@ -147,6 +147,9 @@ func TestSystemRoutes(t *testing.T) {
 	if err != nil || info.Provider == nil || info.Provider.Version == nil || info.Version == nil || info.Arch == "" {
 		t.Errorf("Info = %+v, %v; want provider, versions and arch", info, err)
 	}
+	if err == nil && info.Version != nil && (info.Version.Release == "" || info.Version.SHA == "") {
+		t.Errorf("Info version = %+v, want a release and a sha (\"unknown\" at worst)", *info.Version)
+	}
 	if ns, err := c.Namespaces(ctx); err != nil || len(ns) != 1 || ns[0] != fnNamespace {
 		t.Errorf("Namespaces = %v, %v; want [openfaas-fn]", ns, err)
 	}

@@ -87,7 +87,7 @@ func TestIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CapEff = %q", st["CapEff"])
 	}
-	const defaultCaps = 0x00000000a80425fb // the container default set
+	const defaultCaps uint64 = 0x00000000a80425fb // the container default set
 	if capEff&^defaultCaps != 0 {
 		t.Errorf("CapEff = %#x has capabilities beyond the default set %#x", capEff, defaultCaps)
 	}

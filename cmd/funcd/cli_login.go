@@ -86,7 +86,7 @@ func cliLogin(ctx context.Context, env cliEnv, args []string) error {
 }
 
 func cliVersion(ctx context.Context, env cliEnv, args []string) error {
-	fs := cliFlagSet("version", "[flags]", "Print the CLI version and, if reachable, the gateway's.")
+	fs := cliFlagSet("version", "[flags]", "Print the CLI's version, commit, Go release and platform and, if reachable, the gateway's.")
 	gateway := cliGatewayFlag(fs)
 	pos, err := cliParse(fs, env, args)
 	if err != nil {
@@ -95,10 +95,9 @@ func cliVersion(ctx context.Context, env cliEnv, args []string) error {
 	if err := cliWantArgs(fs, pos, 0, 0, "no arguments"); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "CLI:\n version: %s\n", version)
-	if commit != "" {
-		fmt.Fprintf(env.Stdout, " commit:  %s\n", commit)
-	}
+	b := thisBuild()
+	fmt.Fprintf(env.Stdout, "CLI:\n version: %s\n commit:  %s\n go:      %s\n os/arch: %s\n",
+		b.Version, b.Commit, b.Go, b.Platform)
 
 	gw := cliGateway(env, *gateway, "")
 	c, err := cliClient(env, gw)

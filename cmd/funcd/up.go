@@ -138,8 +138,9 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		}
 	}()
 
-	release := api.VersionInfo{Release: version, SHA: commit}
-	servedBy := "funcd/" + version
+	built := thisBuild()
+	release := api.VersionInfo{Release: built.Version, SHA: built.Commit}
+	servedBy := "funcd/" + built.Version
 	invoke := proxy.New(resolver{prov}, proxy.Config{Timeout: cfg.Timeout, ServedBy: servedBy, Metrics: m}, log.With("component", "proxy"))
 	defer invoke.Close()
 
@@ -227,7 +228,7 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 	if len(short) > 0 && ctx.Err() == nil {
 		log.Warn("ready, but these functions still lack replicas", "functions", short, "waited", wait)
 	}
-	log.Info("funcd is up", "listen", ln.Addr().String(), "state_dir", cfg.StateDir, "version", version)
+	log.Info("funcd is up", "listen", ln.Addr().String(), "state_dir", cfg.StateDir, "version", built.Version, "commit", built.Commit)
 	if err := notify(daemon.SdNotifyReady + "\nSTATUS=serving on " + ln.Addr().String()); err != nil {
 		log.Warn("notify systemd", "err", err)
 	}

@@ -7,7 +7,7 @@ import (
 
 func TestParseMemory(t *testing.T) {
 	tests := map[string]int64{
-		"128Mi": 128 << 20, "1Gi": 1 << 30, "1G": 1e9, "512": 512, "1.5Ki": 1536, "100M": 1e8,
+		"128Mi": 128 << 20, "1Gi": 1 << 30, "3Gi": 3 << 30, "5G": 5e9, "2Ti": 2 << 40, "1G": 1e9, "512": 512, "1.5Ki": 1536, "100M": 1e8,
 		"0": 0, "1k": 1000, "1500m": 2, // milli-bytes round up
 	}
 	for in, want := range tests {

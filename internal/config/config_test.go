@@ -47,6 +47,9 @@ func TestParseDaemon(t *testing.T) {
 		{"pull policy flag", []string{"--pull-policy", "never"}, nil, func(d Daemon) bool { return d.PullPolicy == api.PullNever }},
 		{"pull policy env", nil, map[string]string{"FUNCD_PULL_POLICY": "missing"}, func(d Daemon) bool { return d.PullPolicy == api.PullMissing }},
 		{"max image size", []string{"--max-image-size", "512Mi"}, nil, func(d Daemon) bool { return d.MaxImageSize == 512<<20 }},
+		{"sizes past 4Gi", []string{"--memory-budget", "6Gi", "--log-max-size", "3Gi", "--queue-max-bytes", "5Gi"}, nil, func(d Daemon) bool {
+			return d.MemoryBudget == 6<<30 && d.LogMaxSize == 3<<30 && d.QueueMaxBytes == 5<<30
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,6 +103,10 @@ func TestParseBudget(t *testing.T) {
 		if _, err := parseBudget(bad, total); err == nil {
 			t.Errorf("parseBudget(%q) = nil error", bad)
 		}
+	}
+	big := func() (int64, error) { return 16 << 30, nil } // a host with more than int holds on 32-bit arm
+	if got, err := parseBudget("80%", big); err != nil || got != 16<<30*8/10 {
+		t.Errorf("parseBudget(80%% of 16Gi) = %d, %v; want %d", got, err, int64(16<<30*8/10))
 	}
 	if n, err := hostMemory(); err != nil || n <= 0 {
 		t.Errorf("hostMemory() = %d, %v", n, err)

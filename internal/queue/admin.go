@@ -170,11 +170,7 @@ func (q *Queue) eachDead(ctx context.Context, filter string, limit int, fn func(
 	if err != nil {
 		return fmt.Errorf("queue: dead letters: %w", err)
 	}
-	total := 0
-	for _, n := range info.State.Subjects {
-		total += int(n)
-	}
-	want := min(total, limit)
+	want := countUpTo(info.State.Subjects, limit)
 	if want == 0 {
 		return nil
 	}
@@ -205,6 +201,20 @@ func (q *Queue) eachDead(ctx context.Context, filter string, limit int, fn func(
 		}
 	}
 	return nil
+}
+
+// countUpTo adds up the per-subject message counts, stopping at limit.
+// The counts are uint64: summed as int, 2^31 of them would go negative
+// on 32-bit arm and list nothing.
+func countUpTo(counts map[string]uint64, limit int) int {
+	var total uint64
+	for _, n := range counts {
+		total += min(n, uint64(limit))
+		if total >= uint64(limit) {
+			return limit
+		}
+	}
+	return int(total)
 }
 
 // deadLetter describes a stored dead letter.
