@@ -142,17 +142,33 @@ func (m *machine) start(ctx context.Context) error {
 		_, err := m.run(ctx, `for d in /sys/fs/cgroup/*/; do mountpoint -q "$d" && mount -o remount,bind,rw "$d"; done; true`)
 		return err
 	}
-	// is-system-running --wait exits non-zero for "degraded": that is
-	// reported, the test decides what matters.
-	out, _ := m.run(ctx, "timeout 120 systemctl is-system-running --wait")
-	if state := strings.TrimSpace(out); state != "running" {
-		failed, _ := m.run(ctx, "systemctl --failed --no-legend --plain")
-		m.t.Logf("machine %s booted %q; failed units: %s", m.name, state, strings.TrimSpace(failed))
-		if state != "degraded" {
-			return fmt.Errorf("boot did not finish: %q\n%s", state, tail(readFile(m.log), 30))
+	return m.waitBooted(ctx)
+}
+
+// waitBooted waits until systemd inside has finished booting: its start
+// jobs, funcd's included when it is enabled, are done. Until systemd
+// listens, systemctl fails or says "offline"; "degraded" (a unit failed)
+// is logged and accepted.
+func (m *machine) waitBooted(ctx context.Context) error {
+	deadline := time.Now().Add(3 * time.Minute)
+	var state string
+	for time.Now().Before(deadline) {
+		out, _ := m.run(ctx, "timeout 120 systemctl is-system-running --wait")
+		switch state = strings.TrimSpace(out); state {
+		case "running":
+			return nil
+		case "degraded":
+			failed, _ := m.run(ctx, "systemctl --failed --no-legend --plain")
+			m.t.Logf("machine %s booted degraded; failed units: %s", m.name, strings.TrimSpace(failed))
+			return nil
+		}
+		select {
+		case <-m.done:
+			return fmt.Errorf("systemd-nspawn exited during the boot (%v):\n%s", m.exitErr, tail(readFile(m.log), 30))
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return nil
+	return fmt.Errorf("boot did not finish in 3 minutes: %q\n%s", state, tail(readFile(m.log), 30))
 }
 
 // waitLeader waits for the descendant of nspawn named want (systemd, or
@@ -248,7 +264,8 @@ func (m *machine) waitExit(timeout time.Duration) error {
 	}
 }
 
-// stop powers the container off (or ends it) and waits for nspawn.
+// stop asks nspawn to end the container (SIGTERM: a boot is halted by its
+// systemd, anything else killed) and waits for it.
 func (m *machine) stop() {
 	m.mu.Lock()
 	cmd, done, leader := m.cmd, m.done, m.leader
@@ -261,13 +278,7 @@ func (m *machine) stop() {
 		return
 	default:
 	}
-	if m.boot {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, _ = m.run(ctx, "systemctl poweroff")
-		cancel()
-	} else {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	if m.waitExit(time.Minute) == nil {
 		return
 	}
