@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	gocni "github.com/containerd/go-cni"
 
@@ -101,6 +102,13 @@ func (n *Network) Gateway() netip.Addr { return n.gateway }
 // bridge and returns the address it was given.
 func (n *Network) Attach(ctx context.Context, id, netnsPath string) (netip.Addr, error) {
 	res, err := n.cni.Setup(ctx, id, netnsPath)
+	for try := 1; err != nil && racedOnIptables(err) && try <= 3 && ctx.Err() == nil; try++ {
+		// Another process changed the same chains between the plugin's
+		// look and its change; undo what this ADD did and do it again.
+		_ = n.cni.Remove(ctx, id, netnsPath)
+		time.Sleep(time.Duration(try) * 20 * time.Millisecond)
+		res, err = n.cni.Setup(ctx, id, netnsPath)
+	}
 	if err != nil {
 		return netip.Addr{}, attachError(id, n.subnet, pluginError(err))
 	}
@@ -129,6 +137,16 @@ func (n *Network) Detach(ctx context.Context, id, netnsPath string) error {
 		return fmt.Errorf("CNI del %s: %w", id, err)
 	}
 	return nil
+}
+
+// racedOnIptables reports whether a plugin failed because another process
+// created or removed an iptables chain at the same moment (the firewall
+// plugin checks for CNI-ADMIN, then creates it): iptables exit status 4
+// with "File exists" or "No such file or directory".
+func racedOnIptables(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "iptables") && strings.Contains(msg, "exit status 4") &&
+		(strings.Contains(msg, "File exists") || strings.Contains(msg, "No such file or directory"))
 }
 
 // attachError wraps a failed CNI ADD, recognising an exhausted subnet by

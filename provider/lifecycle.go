@@ -15,7 +15,23 @@ import (
 // startReplica creates one replica of rec: a pinned network namespace with
 // an address from CNI, a container, and a task that is ready. Supervision
 // starts as soon as it is ready. On failure nothing is left behind.
-func (p *Provider) startReplica(ctx context.Context, f *function, rec record) (_ *replica, err error) {
+func (p *Provider) startReplica(ctx context.Context, f *function, rec record) (*replica, error) {
+	r, err := p.prepareReplica(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	exited, err := p.boot(ctx, r)
+	if err != nil {
+		p.release(r)
+		return nil, err
+	}
+	p.supervise(f, r, exited, 0)
+	return r, nil
+}
+
+// prepareReplica makes a replica of rec up to its task: network namespace,
+// address and container. Nothing runs in it yet.
+func (p *Provider) prepareReplica(ctx context.Context, rec record) (_ *replica, err error) {
 	d := rec.Spec
 	id := newReplicaID(d.Service)
 	r := &replica{
@@ -46,11 +62,6 @@ func (p *Provider) startReplica(ctx context.Context, f *function, rec record) (_
 	if err := p.rt.Create(ctx, r.ns, spec); err != nil {
 		return nil, err
 	}
-	exited, err := p.boot(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	p.supervise(f, r, exited, 0)
 	return r, nil
 }
 
@@ -288,6 +299,13 @@ func (p *Provider) Restore(ctx context.Context) error {
 				p.fill(k, f, missing)
 			}()
 		}
+		if rec.Replicas == 0 {
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				p.repark(k, f)
+			}()
+		}
 	}
 	tick := p.cfg.ScaleTick
 	if tick <= 0 {
@@ -349,6 +367,34 @@ func (p *Provider) resume(ctx context.Context, f *function, r *replica, status s
 		p.log.Warn("running replica is not ready; restarting it", "replica", r.id, "err", err)
 	}
 	p.supervise(f, r, nil, 0)
+}
+
+// repark prepares the parked replicas a function at zero is missing, as
+// after a reboot, which takes their network namespaces: its next cold start
+// then only starts a task. Nothing runs in them.
+func (p *Provider) repark(k key, f *function) {
+	unlock := p.locks.lock(k)
+	defer unlock()
+	rec, _ := f.snapshot()
+	s, _ := parseScaling(rec.Spec.Labels)
+	f.mu.Lock()
+	missing := int(max(s.min, 1)) - len(f.parked)
+	f.mu.Unlock()
+	if rec.Replicas != 0 || missing <= 0 {
+		return
+	}
+	var made []*replica
+	for range missing {
+		r, err := p.prepareReplica(p.ctx, rec)
+		if err != nil {
+			p.log.Warn("prepare parked replica; the next cold start creates one", "function", k.String(), "err", err)
+			break
+		}
+		made = append(made, r)
+	}
+	f.mu.Lock()
+	f.parked = append(f.parked, made...)
+	f.mu.Unlock()
 }
 
 // fill starts the replicas a restored function is missing.

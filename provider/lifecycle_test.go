@@ -97,3 +97,48 @@ func TestAliveFailsWhileTableLocked(t *testing.T) {
 		t.Error("Alive passed while the function table was held")
 	}
 }
+
+// TestRebootReparksFunctionsAtZero: a function at zero whose parked
+// replica a reboot took (its network namespace is gone) gets a new parked
+// replica, with nothing running in it, and still wakes on a request.
+func TestRebootReparksFunctionsAtZero(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	if err := h.p.Deploy(ctx, deployment("sleepy")); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.p.Scale(ctx, "sleepy", "openfaas-fn", 0); err != nil {
+		t.Fatal(err)
+	}
+	before := h.rt.ids()
+	h.p.Shutdown(ctx)
+	h.reboot()
+	p := h.start()
+
+	parked := func() []*replica {
+		f := p.get(key{"openfaas-fn", "sleepy"})
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return append([]*replica(nil), f.parked...)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(parked()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	rs := parked()
+	if len(rs) != 1 {
+		t.Fatalf("parked replicas after reboot = %d, want 1", len(rs))
+	}
+	if slices.Contains(before, rs[0].id) || !h.net.IsNetNS(rs[0].netns) {
+		t.Errorf("parked replica %s: new %v, netns %v; want a new one with its namespace", rs[0].id, !slices.Contains(before, rs[0].id), h.net.IsNetNS(rs[0].netns))
+	}
+	if pid := h.rt.pidOf(rs[0].id); pid != 0 {
+		t.Errorf("parked replica runs task pid %d, want none", pid)
+	}
+	if st, _ := p.Status("sleepy", "openfaas-fn"); st.Replicas != 0 {
+		t.Errorf("replicas after reboot = %d, want 0", st.Replicas)
+	}
+	if out, err := h.invoke(p, "sleepy"); err != nil {
+		t.Errorf("wake after reboot: %q, %v", out, err)
+	}
+}

@@ -21,13 +21,13 @@ type iptRule struct {
 }
 
 // matches reports whether the rule names one of the bridges or an address
-// in one of the subnets (testenv.Rule.Matches).
+// in one of the subnets (testenv.RuleMatches).
 func (r iptRule) matches(nets []network) bool {
 	tn := make([]testenv.Network, len(nets))
 	for i, n := range nets {
 		tn[i] = testenv.Network{Bridge: n.bridge, Subnet: n.subnet}
 	}
-	return testenv.Rule{Chain: r.chain, Args: r.args}.Matches(tn)
+	return testenv.RuleMatches(testenv.Rule{Chain: r.chain, Args: r.args}, tn)
 }
 
 // iptablesSave returns a table's chains (in order) and rules.

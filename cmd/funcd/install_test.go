@@ -88,7 +88,7 @@ func TestUnitVerifies(t *testing.T) {
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
-	for _, want := range []string{"Type=notify", "WatchdogSec=", "Restart=always", "EnvironmentFile=-/etc/default/funcd", "LimitNOFILE=", "After=containerd.service network-online.target"} {
+	for _, want := range []string{"Type=notify", "WatchdogSec=", "Restart=always", "EnvironmentFile=-/etc/default/funcd", "LimitNOFILE=", "FileDescriptorStoreMax=", "After=containerd.service network-online.target"} {
 		if !bytes.Contains(unit, []byte(want)) {
 			t.Errorf("unit lacks %s", want)
 		}

@@ -32,12 +32,17 @@ func bridgeListener(ctx context.Context, listen string, gateway netip.Addr) (net
 		}
 		return serr
 	}}
-	addr := netip.AddrPortFrom(gateway, functionPort).String()
+	addr := bridgeAddr(gateway)
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on the bridge at %s: %w", addr, err)
 	}
 	return ln, nil
+}
+
+// bridgeAddr is where functions reach funcd: gateway:8080.
+func bridgeAddr(gateway netip.Addr) string {
+	return netip.AddrPortFrom(gateway, functionPort).String()
 }
 
 // covers reports whether a listener on listen accepts connections to

@@ -56,8 +56,11 @@ func run(ctx context.Context, args []string, env cliEnv) error {
 		return nil
 	}
 	name, rest := args[0], args[1:]
-	if name == "up" {
+	switch name {
+	case "up":
 		return runUp(ctx, rest, env)
+	case "purge":
+		return runPurge(ctx, rest, env)
 	}
 	cmd, ok := cliCommands[name]
 	if !ok {
@@ -71,6 +74,7 @@ func run(ctx context.Context, args []string, env cliEnv) error {
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: funcd COMMAND [flags]\n\nfuncd runs OpenFaaS functions on containerd, on one machine.\n\nCommands:\n")
 	fmt.Fprintf(w, "  %-10s %s\n", "up", "run the daemon (API, invocations, supervisor)")
+	fmt.Fprintf(w, "  %-10s %s\n", "purge", "remove an instance's functions, network and state (funcd stopped)")
 	for _, name := range slices.Sorted(maps.Keys(cliCommands)) {
 		fmt.Fprintf(w, "  %-10s %s\n", name, cliCommands[name].summary)
 	}

@@ -174,7 +174,15 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		Queue: q, ServedBy: servedBy, Validate: validateDeployment,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})}, log.With("component", "gateway"))
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	// The listening sockets outlive funcd in systemd's store (fdstore.go):
+	// connections made while it restarts wait in the backlog.
+	fds := openFDStore(env.getenv, log)
+	if covers(cfg.Listen, network.Gateway()) {
+		fds.discard("bridge") // --listen takes the bridge's address now
+	}
+	ln, err := fds.listen(ctx, "api", cfg.Listen, func(context.Context) (net.Listener, error) {
+		return net.Listen("tcp", cfg.Listen)
+	})
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -193,10 +201,13 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 	// they carry anything else.
 	go func() { _ = srv.Serve(invoke.Handoff()) }()
 	// Functions call each other at http://gateway:8080.
-	bridgeLn, err := bridgeListener(ctx, cfg.Listen, network.Gateway())
+	bridgeLn, err := fds.listen(ctx, "bridge", bridgeAddr(network.Gateway()), func(ctx context.Context) (net.Listener, error) {
+		return bridgeListener(ctx, cfg.Listen, network.Gateway())
+	})
 	if err != nil {
 		return err
 	}
+	fds.close() // what systemd kept and no longer applies
 	if bridgeLn != nil {
 		go func() { _ = srv.Serve(bridgeLn) }()
 		log.Info("functions reach funcd at http://gateway:8080", "address", bridgeLn.Addr().String())

@@ -150,3 +150,25 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestSameAddr(t *testing.T) {
+	tcp := func(ip string, port int) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: port} }
+	for _, tt := range []struct {
+		got  net.Addr
+		want string
+		same bool
+	}{
+		{tcp("127.0.0.1", 8080), "127.0.0.1:8080", true},
+		{tcp("::", 8080), ":8080", true},
+		{tcp("0.0.0.0", 8080), "0.0.0.0:8080", true},
+		{tcp("::", 8080), "0.0.0.0:8080", true},
+		{tcp("127.0.0.1", 8080), ":8080", false},
+		{tcp("127.0.0.1", 8080), "127.0.0.1:9090", false},
+		{tcp("10.62.0.1", 8080), "10.62.0.2:8080", false},
+		{tcp("127.0.0.1", 8080), "bad", false},
+	} {
+		if got := sameAddr(tt.got, tt.want); got != tt.same {
+			t.Errorf("sameAddr(%v, %q) = %v, want %v", tt.got, tt.want, got, tt.same)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	ctd "github.com/containerd/containerd"
@@ -59,6 +60,7 @@ type Client struct {
 	registries  Registries
 	logDriver   LogDriver
 	log         *slog.Logger
+	closed      atomic.Bool // Close was called: broken waits are ours, not containerd's
 }
 
 // Options configure Connect.
@@ -115,7 +117,10 @@ func dial(ctx context.Context, address string) (*ctd.Client, error) {
 }
 
 // Close releases the connection. Running tasks are unaffected.
-func (c *Client) Close() error { return c.c.Close() }
+func (c *Client) Close() error {
+	c.closed.Store(true)
+	return c.c.Close()
+}
 
 // Version returns the daemon's version.
 func (c *Client) Version(ctx context.Context) (_ string, err error) {

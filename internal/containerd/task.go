@@ -146,7 +146,7 @@ func (c *Client) follow(ctx context.Context, ns, id string, pid uint32, st <-cha
 			}
 			return Exit{Code: code, At: at}, true
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || c.closed.Load() {
 			return Exit{}, false
 		}
 		if lost.IsZero() {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,7 +107,7 @@ func (f *Funcd) start(ctx context.Context) error {
 	if err := appendFile(f.LogPath, marker); err != nil {
 		return err
 	}
-	p, err := StartProcess("funcd", f.LogPath, f.env, f.args...)
+	p, err := startProcess("funcd", f.LogPath, f.env, nil, f.args...)
 	if err != nil {
 		return err
 	}
@@ -181,4 +182,50 @@ func funcdEnv(extra []string) []string {
 		}
 	}
 	return append(env, extra...)
+}
+
+// Flags returns the flags `funcd up` runs with, without the binary, the
+// subcommand and --listen: what `funcd purge` takes to find the same
+// instance.
+func (f *Funcd) Flags() []string {
+	var out []string
+	for i := 2; i < len(f.args); i++ {
+		if f.args[i] == "--listen" {
+			i++
+			continue
+		}
+		out = append(out, f.args[i])
+	}
+	return out
+}
+
+// RestartPassing starts funcd again (it must be stopped) as systemd
+// starts a service with a file descriptor store: files become descriptors
+// 3, 4, ... with LISTEN_FDS, LISTEN_FDNAMES (names) and LISTEN_PID set to
+// funcd's own PID.
+func (f *Funcd) RestartPassing(ctx context.Context, files []*os.File, names []string) error {
+	if f.proc != nil && !f.proc.Exited() {
+		return errors.New("restart: funcd is still running")
+	}
+	f.starts++
+	marker := fmt.Sprintf("=== testenv: start #%d, passing %v: %s\n", f.starts, names, strings.Join(f.args, " "))
+	if err := appendFile(f.LogPath, marker); err != nil {
+		return err
+	}
+	env := append(slices.Clip(f.env), fmt.Sprintf("LISTEN_FDS=%d", len(files)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
+	// The shell's PID is funcd's after exec.
+	argv := append([]string{"/bin/sh", "-c", `export LISTEN_PID=$$; exec "$@"`, "sh"}, f.args...)
+	p, err := startProcess("funcd", f.LogPath, env, files, argv...)
+	if err != nil {
+		return err
+	}
+	f.proc, f.Cmd = p, p.Cmd
+	err = p.WaitReady(ctx, time.Minute, func(ctx context.Context) error {
+		return HTTPGetOK(ctx, f.URL+"/healthz")
+	})
+	if err != nil {
+		p.Kill()
+		return fmt.Errorf("start funcd: %w", err)
+	}
+	return nil
 }

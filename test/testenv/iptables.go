@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"strings"
+
+	"github.com/funcd/funcd/cni"
 )
 
 // chainsFile lists, in the run directory, "table chain" per line for the
@@ -18,101 +19,17 @@ const chainsFile = "chains-before"
 var iptablesTables = []string{"nat", "filter"}
 
 // Rule is one "-A CHAIN ARGS..." line of iptables-save.
-type Rule struct {
-	Chain string
-	Args  []string
-}
+type Rule = cni.Rule
 
-// Target returns the chain or verdict the rule jumps or goes to.
-func (r Rule) Target() string {
-	for i, a := range r.Args {
-		if (a == "-j" || a == "-g" || a == "--jump" || a == "--goto") && i+1 < len(r.Args) {
-			return r.Args[i+1]
-		}
-	}
-	return ""
-}
-
-// Matches reports whether the rule names one of the bridges, or a source
-// or destination inside one of the subnets (a wider prefix that merely
-// contains a subnet, like 10.0.0.0/8, does not count).
-func (r Rule) Matches(nets []Network) bool {
-	for i := 0; i+1 < len(r.Args); i++ {
-		val := r.Args[i+1]
-		switch r.Args[i] {
-		case "-s", "--source", "-d", "--destination":
-			p, err := netip.ParsePrefix(val)
-			if err != nil {
-				a, err2 := netip.ParseAddr(val)
-				if err2 != nil {
-					continue
-				}
-				p = netip.PrefixFrom(a, a.BitLen())
-			}
-			for _, n := range nets {
-				if p.Bits() >= n.Subnet.Bits() && n.Subnet.Contains(p.Addr()) {
-					return true
-				}
-			}
-		case "-i", "--in-interface", "-o", "--out-interface":
-			for _, n := range nets {
-				if val == n.Bridge {
-					return true
-				}
-			}
+// RuleMatches reports whether r names one of the bridges, or a source or
+// destination inside one of the subnets.
+func RuleMatches(r Rule, nets []Network) bool {
+	for _, n := range nets {
+		if r.Names(n.Bridge, n.Subnet) {
+			return true
 		}
 	}
 	return false
-}
-
-// parseIptablesSave returns a table's chains (in order) and rules.
-func parseIptablesSave(out string) (chains []string, rules []Rule) {
-	for _, line := range strings.Split(out, "\n") {
-		switch {
-		case strings.HasPrefix(line, ":"):
-			if name, _, ok := strings.Cut(line[1:], " "); ok {
-				chains = append(chains, name)
-			}
-		case strings.HasPrefix(line, "-A "):
-			f := splitRule(line)
-			if len(f) >= 2 {
-				rules = append(rules, Rule{Chain: f[1], Args: f[2:]})
-			}
-		}
-	}
-	return chains, rules
-}
-
-// splitRule splits an iptables-save line into arguments, honouring double
-// quotes and backslash escapes inside them (--comment "a \"b\"").
-func splitRule(line string) []string {
-	var out []string
-	var cur strings.Builder
-	inQuote, escaped, have := false, false, false
-	for _, r := range line {
-		switch {
-		case escaped:
-			cur.WriteRune(r)
-			escaped = false
-		case r == '\\' && inQuote:
-			escaped = true
-		case r == '"':
-			inQuote, have = !inQuote, true
-		case r == ' ' && !inQuote:
-			if have {
-				out = append(out, cur.String())
-				cur.Reset()
-				have = false
-			}
-		default:
-			cur.WriteRune(r)
-			have = true
-		}
-	}
-	if have {
-		out = append(out, cur.String())
-	}
-	return out
 }
 
 // IptablesSave returns a table's chains (in order) and rules.
@@ -121,7 +38,7 @@ func IptablesSave(ctx context.Context, table string) (chains []string, rules []R
 	if err != nil {
 		return nil, nil, err
 	}
-	chains, rules = parseIptablesSave(out)
+	chains, rules = cni.ParseIptablesSave(out)
 	return chains, rules, nil
 }
 
@@ -143,7 +60,7 @@ func removeIptablesRules(ctx context.Context, nets []Network) error {
 		}
 		targets := map[string]bool{}
 		for _, r := range rules {
-			if !r.Matches(nets) {
+			if !RuleMatches(r, nets) {
 				continue
 			}
 			if err := iptables(ctx, table, append([]string{"-D", r.Chain}, r.Args...)...); err != nil {
@@ -220,7 +137,7 @@ func removeNewCNIChains(ctx context.Context, beforePath string) error {
 			errs = append(errs, err)
 			continue
 		}
-		doomed := newJumpOnlyChains(table, chains, rules, before)
+		doomed := cni.JumpOnlyChains(chains, rules, func(c string) bool { return !before[table+" "+c] })
 		if len(doomed) == 0 {
 			continue
 		}
@@ -237,25 +154,4 @@ func removeNewCNIChains(ctx context.Context, beforePath string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// newJumpOnlyChains returns the largest set of new CNI-* chains whose rules
-// only jump to chains in the set.
-func newJumpOnlyChains(table string, chains []string, rules []Rule, before map[string]bool) map[string]bool {
-	set := map[string]bool{}
-	for _, c := range chains {
-		if strings.HasPrefix(c, "CNI-") && !before[table+" "+c] {
-			set[c] = true
-		}
-	}
-	for changed := true; changed; {
-		changed = false
-		for _, r := range rules {
-			if set[r.Chain] && !set[r.Target()] {
-				delete(set, r.Chain)
-				changed = true
-			}
-		}
-	}
-	return set
 }

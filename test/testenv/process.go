@@ -28,6 +28,11 @@ type Process struct {
 // its owner, which then stops it in order) with output appended to logPath.
 // A nil env means this process's environment.
 func StartProcess(name, logPath string, env []string, argv ...string) (*Process, error) {
+	return startProcess(name, logPath, env, nil, argv...)
+}
+
+// startProcess is StartProcess with files passed as descriptors 3, 4, ...
+func startProcess(name, logPath string, env []string, files []*os.File, argv ...string) (*Process, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
@@ -36,6 +41,7 @@ func StartProcess(name, logPath string, env []string, argv ...string) (*Process,
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = env
+	cmd.ExtraFiles = files
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
