@@ -229,6 +229,12 @@ use_cni_dir() {
 	fi
 }
 
+# containerd_up reports whether containerd answers on $sock. Without the
+# socket, ctr would wait 10 s to say no.
+containerd_up() {
+	[ -S "$sock" ] && ctr --address "$sock" version >/dev/null 2>&1
+}
+
 # start_containerd makes sure containerd runs (and, with systemd, starts at
 # boot).
 start_containerd() {
@@ -239,7 +245,7 @@ start_containerd() {
 			systemctl enable --now --quiet containerd ||
 				die "containerd did not start" "see journalctl -u containerd -n 50"
 		fi
-	elif ctr --address "$sock" version >/dev/null 2>&1; then
+	elif containerd_up; then
 		say "containerd is running"
 	else
 		say "starting containerd in the background (no systemd), log in $logdir/containerd.log"
@@ -247,7 +253,7 @@ start_containerd() {
 		setsid nohup containerd >>"$logdir/containerd.log" 2>&1 </dev/null &
 	fi
 	i=0
-	until ctr --address "$sock" version >/dev/null 2>&1; do
+	until containerd_up; do
 		i=$((i + 1))
 		[ $i -le 150 ] || die "containerd does not answer on $sock" "see journalctl -u containerd or $logdir/containerd.log"
 		sleep 0.2
@@ -444,13 +450,14 @@ do_purge() {
 		die "$src has no 'funcd purge'" "use a newer funcd (FUNCD_BINARY=/path) for --purge"
 	do_uninstall
 	say "removing every function, its containers, images and network, and the state (funcd purge)"
-	set -- --state-dir "$(setting FUNCD_STATE_DIR /var/lib/funcd)"
-	for s in CONTAINERD_ADDRESS:containerd-address BRIDGE:bridge SUBNET:subnet; do
-		v=$(setting "FUNCD_${s%%:*}" "")
-		[ -z "$v" ] || set -- "$@" "--${s#*:}" "$v"
-	done
-	out=$("$src" purge "$@") || die "funcd purge failed" "see the error above; run install.sh --purge again once it is fixed"
+	# funcd purge reads the same FUNCD_* settings as funcd up.
+	out=$(export_settings && "$src" purge) ||
+		die "funcd purge failed" "see the error above; run install.sh --purge again once it is fixed"
 	[ -z "$out" ] || echo "$out" | sed 's/^/install: /'
+	# Where live funcds claim their networks: with no claim left (a dot
+	# file is not one), no other funcd runs here.
+	set -- /run/funcd/*
+	[ -e "$1" ] || rm -rf /run/funcd
 	for f in "$defaults" "$sysctl_file"; do
 		if [ -f "$f" ]; then
 			rm -f "$f"
