@@ -137,6 +137,8 @@ resolve_binary() {
 
 # build_binary builds ./cmd/funcd of the checkout, stamped like `make build`.
 build_binary() {
+	# The checkout is often the sudo user's: let root's git (and go's) read it.
+	export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0="$here"
 	version=$(git -C "$here" describe --tags --always --dirty 2>/dev/null || echo dev)
 	commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || true)
 	say "building funcd $version from $here with $gocmd"
@@ -385,7 +387,6 @@ do_install() {
 		start_in_background
 	fi
 	wait_ready
-	[ "$demo" = 0 ] || deploy_demo
 	state=$(setting FUNCD_STATE_DIR /var/lib/funcd)
 	say "funcd is ready at $url ($(($(date +%s) - started))s)"
 	say "admin password (user admin): $state/secrets/basic-auth-password"
@@ -396,6 +397,7 @@ do_install() {
 	else
 		say "no systemd here: funcd runs in the background (log $logdir/funcd.log) and will NOT come back after a reboot; run install.sh again after one"
 	fi
+	[ "$demo" = 0 ] || deploy_demo
 }
 
 # deploy_demo builds examples/hello into an image, imports it and deploys it,
@@ -410,7 +412,6 @@ deploy_demo() {
 	# TODO(images): import with `funcd image import` once it is on main.
 	ctr --address "$sock" -n openfaas-fn images import "$tmp/hello.tar" >/dev/null ||
 		die "could not import the demo image into containerd" "see the ctr error above"
-	state=$(setting FUNCD_STATE_DIR /var/lib/funcd)
 	"$bin" login --gateway "$url" --password-stdin <"$state/secrets/basic-auth-password" >/dev/null
 	"$bin" deploy --gateway "$url" --name hello --image localhost/hello:0.1 >/dev/null ||
 		die "could not deploy the demo function" "see the error above and journalctl -u funcd"

@@ -2,15 +2,16 @@
 # Installs the system packages funcd needs, idempotently: apt runs only when
 # something is missing. Usage: scripts/deps.sh [runtime|test|bench]
 #   runtime: containerd, runc, CNI plugins, iptables (what funcd up needs)
-#   test:    runtime + a registry and an MQTT client for the end-to-end tests
+#   test:    runtime + a registry and an MQTT client for the end-to-end tests,
+#            the shell linter, and debootstrap and systemd-nspawn for test/systemd
 #   bench:   test + wrk, the load generator of test/bench
 set -eu
 
 want="containerd runc containernetworking-plugins iptables iproute2 ca-certificates curl"
 case "${1:-runtime}" in
 runtime) ;;
-test) want="$want docker-registry mosquitto-clients" ;;
-bench) want="$want docker-registry mosquitto-clients wrk" ;;
+test) want="$want docker-registry mosquitto-clients shellcheck debootstrap systemd-container" ;;
+bench) want="$want docker-registry mosquitto-clients shellcheck debootstrap systemd-container wrk" ;;
 *) echo "usage: scripts/deps.sh [runtime|test|bench]" >&2; exit 2 ;;
 esac
 

@@ -41,8 +41,9 @@ type machine struct {
 	t    *testing.T
 	name string // machine name; also the name of its run directory and cgroups
 	dir  string // its root directory
-	boot bool   // systemd as PID 1; otherwise `sleep infinity` under nspawn's stub init
-	log  string // nspawn's output, every boot appended
+	boot  bool     // systemd as PID 1; otherwise `sleep infinity` under nspawn's stub init
+	extra []string // more arguments of nspawn
+	log   string   // nspawn's output, every boot appended
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -58,10 +59,16 @@ var machineSeq atomic.Int32
 // the test process, so that a later run can clean up after a killed one.
 const runPrefix = "funcd-nspawn-"
 
-// newMachine copies the cached root filesystem, lets prepare add files to
-// the copy, and boots it. The machine is stopped and removed when the test
-// ends.
-func newMachine(ctx context.Context, t *testing.T, boot bool, prepare func(root string) error) *machine {
+// machineOptions say how newMachine makes a machine.
+type machineOptions struct {
+	boot    bool                    // boot systemd
+	extra   []string                // more arguments of nspawn, e.g. --bind-ro=SRC:DST
+	prepare func(root string) error // adds files to the root filesystem before the boot
+}
+
+// newMachine copies the cached root filesystem, prepares the copy, and
+// boots it. The machine is stopped and removed when the test ends.
+func newMachine(ctx context.Context, t *testing.T, o machineOptions) *machine {
 	t.Helper()
 	reapStaleMachines(t.Logf)
 	rootfs, err := ensureRootfs(ctx, t.Logf)
@@ -69,14 +76,14 @@ func newMachine(ctx context.Context, t *testing.T, boot bool, prepare func(root 
 		t.Fatalf("root filesystem: %v", err)
 	}
 	name := fmt.Sprintf("%s%d-%d", runPrefix, os.Getpid(), machineSeq.Add(1))
-	m := &machine{t: t, name: name, dir: filepath.Join(cacheDir, name), boot: boot}
+	m := &machine{t: t, name: name, dir: filepath.Join(cacheDir, name), boot: o.boot, extra: o.extra}
 	m.log = m.dir + ".console.log"
 	t.Cleanup(m.destroy)
 	if out, err := runHost(ctx, "cp", "-a", "--reflink=auto", rootfs, m.dir); err != nil {
 		t.Fatalf("copy the root filesystem: %v: %s", err, out)
 	}
-	if prepare != nil {
-		if err := prepare(m.dir); err != nil {
+	if o.prepare != nil {
+		if err := o.prepare(m.dir); err != nil {
 			t.Fatalf("prepare the root filesystem: %v", err)
 		}
 	}
@@ -95,6 +102,7 @@ func (m *machine) start(ctx context.Context) error {
 	}
 	args := []string{"-D", m.dir, "-M", m.name, "--register=no", "--keep-unit", "--private-network",
 		"--system-call-filter=@keyring"}
+	args = append(args, m.extra...)
 	want := "systemd"
 	if m.boot {
 		args = append(args, "-b")

@@ -97,6 +97,7 @@ type assets struct {
 	funcd, upgrade    string // funcd as under test, and the same stamped with another version
 	version, upgraded string // their versions
 	installSh         string
+	moduleRoot        string // the checkout under test
 	testfnTar         string // localhost/testfn:nspawn, docker-archive
 }
 
@@ -138,6 +139,7 @@ func build(ctx context.Context) (assets, error) {
 		funcd: filepath.Join(assetsDir, "funcd"), upgrade: filepath.Join(assetsDir, "funcd-upgrade"),
 		version: "nspawn-test", upgraded: "nspawn-test-upgraded",
 		installSh: filepath.Join(root, "install.sh"), testfnTar: filepath.Join(assetsDir, "testfn.tar"),
+		moduleRoot: root,
 	}
 	for bin, version := range map[string]string{a.funcd: a.version, a.upgrade: a.upgraded} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath",

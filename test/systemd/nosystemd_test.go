@@ -26,7 +26,7 @@ func TestInstallWithoutSystemd(t *testing.T) {
 	asset := "funcd-linux-" + runtime.GOARCH
 	release := inside + "/release"
 	hostRelease := func(root string) string { return filepath.Join(root, strings.TrimPrefix(release, "/")) }
-	m := newMachine(ctx, t, false, func(root string) error {
+	m := newMachine(ctx, t, machineOptions{prepare: func(root string) error {
 		if err := a.copyInto(root); err != nil {
 			return err
 		}
@@ -38,7 +38,7 @@ func TestInstallWithoutSystemd(t *testing.T) {
 		}
 		sums := fmt.Sprintf("%s  %s\n", strings.Repeat("0", 64), asset)
 		return os.WriteFile(filepath.Join(hostRelease(root), "SHA256SUMS"), []byte(sums), 0o644)
-	})
+	}})
 	installSh := func(env, args string) (string, error) {
 		return m.run(ctx, env+" sh "+inside+"/install.sh "+args+" 2>&1")
 	}

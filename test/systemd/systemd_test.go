@@ -19,7 +19,7 @@ func TestInstallOnSystemd(t *testing.T) {
 	defer cancel()
 
 	a := buildAssets(ctx, t)
-	m := newMachine(ctx, t, true, a.copyInto)
+	m := newMachine(ctx, t, machineOptions{boot: true, prepare: a.copyInto})
 	t.Logf("booted %s in %v (root filesystem and builds included)", m.name, time.Since(began).Round(time.Second))
 	s := &systemdRun{m: m, a: a}
 	steps := []struct {
