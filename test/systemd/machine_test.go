@@ -38,9 +38,9 @@ import (
 // Commands run inside with nsenter into all namespaces of the container's
 // first process; they keep the host's capabilities and no seccomp filter.
 type machine struct {
-	t    *testing.T
-	name string // machine name; also the name of its run directory and cgroups
-	dir  string // its root directory
+	t     *testing.T
+	name  string   // machine name; also the name of its run directory and cgroups
+	dir   string   // its root directory
 	boot  bool     // systemd as PID 1; otherwise `sleep infinity` under nspawn's stub init
 	extra []string // more arguments of nspawn
 	log   string   // nspawn's output, every boot appended
