@@ -538,15 +538,22 @@ func findDescendant(root int, comm string) int {
 }
 
 // reapStaleMachines cleans up after test processes that died without
-// doing so: it kills what still runs in their run directories, removes
-// their cgroups, and the directories.
+// doing so: it kills what still runs in their machines' cgroups, removes
+// the cgroups and the run directories.
 func reapStaleMachines(logf func(string, ...any)) {
-	dirs, _ := filepath.Glob(filepath.Join(cacheDir, runPrefix+"*"))
-	for _, dir := range dirs {
-		name := filepath.Base(dir)
-		if strings.HasSuffix(name, ".console.log") {
-			continue
+	parents, _ := ownCgroups()
+	names := map[string]bool{}
+	globs := []string{filepath.Join(cacheDir, runPrefix+"*")}
+	for _, p := range parents {
+		globs = append(globs, filepath.Join(p.dir, runPrefix+"*"))
+	}
+	for _, g := range globs {
+		found, _ := filepath.Glob(g)
+		for _, f := range found {
+			names[strings.TrimSuffix(filepath.Base(f), ".console.log")] = true
 		}
+	}
+	for name := range names {
 		owner, _, _ := strings.Cut(strings.TrimPrefix(name, runPrefix), "-")
 		pid, err := strconv.Atoi(owner)
 		if err != nil {
@@ -555,16 +562,17 @@ func reapStaleMachines(logf func(string, ...any)) {
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
 			continue // its test still runs
 		}
-		logf("cleaning up %s, left by a test process that is gone", dir)
-		for _, p := range procsRootedUnder(dir) {
-			_ = syscall.Kill(p, syscall.SIGKILL)
+		logf("cleaning up machine %s, left by a test process that is gone", name)
+		// Its container may still run (nspawn's death does not end it):
+		// every process in the machine's cgroups is killed.
+		for _, p := range parents {
+			for _, pid := range procsInCgroupTree(filepath.Join(p.dir, name)) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
 		}
-		time.Sleep(200 * time.Millisecond)
-		if parents, err := ownCgroups(); err == nil {
-			for _, p := range parents {
-				if err := removeCgroupTree(filepath.Join(p.dir, name)); err != nil {
-					logf("%v", err)
-				}
+		for _, p := range parents {
+			if err := removeCgroupTree(filepath.Join(p.dir, name)); err != nil {
+				logf("%v", err)
 			}
 		}
 		if err := removeRunDir(name); err != nil {
@@ -573,21 +581,21 @@ func reapStaleMachines(logf func(string, ...any)) {
 	}
 }
 
-// procsRootedUnder lists the processes whose root directory is dir or
-// below it: those of a container on dir.
-func procsRootedUnder(dir string) []int {
+// procsInCgroupTree lists the processes in the cgroup dir and below it.
+func procsInCgroupTree(dir string) []int {
 	var out []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != "cgroup.procs" {
+			return nil
 		}
-		root, err := os.Readlink(filepath.Join("/proc", e.Name(), "root"))
-		if err == nil && (root == dir || strings.HasPrefix(root, dir+"/")) {
-			out = append(out, pid)
+		data, _ := os.ReadFile(p)
+		for _, f := range strings.Fields(string(data)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				out = append(out, pid)
+			}
 		}
-	}
+		return nil
+	})
 	return out
 }
 
