@@ -187,6 +187,9 @@ func (s *systemdRun) reboot(ctx context.Context, t *testing.T) {
 	}
 	answered := waitAnswer(ctx, t, c, 2*time.Minute)
 	report(t, "reboot_to_first_answer_seconds=%.1f boot_seconds=%.1f", answered.Sub(start).Seconds(), booted.Seconds())
+	if warnings, _ := m.run(ctx, "journalctl -b -u funcd -p warning --no-pager -q"); strings.TrimSpace(warnings) != "" {
+		t.Logf("funcd's warnings and errors during the boot:\n%s", warnings)
+	}
 	checkSecret(ctx, t, c)
 	s.taskPID = taskPID(ctx, t, m)
 }
