@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/funcd/funcd/internal/api"
-	"github.com/funcd/funcd/internal/containerd"
 )
 
 // Annotations and labels the provider reads.
@@ -44,6 +43,8 @@ func (p *Provider) Deploy(ctx context.Context, d api.FunctionDeployment) error {
 	if err := p.rt.Ping(ctx); err != nil {
 		return fmt.Errorf("deploy %s: %w", k, err)
 	}
+	p.images.RLock()
+	defer p.images.RUnlock()
 	image, err := p.ensureImage(ctx, d)
 	if err != nil {
 		return err
@@ -92,6 +93,8 @@ func (p *Provider) Update(ctx context.Context, d api.FunctionDeployment) error {
 	if err := p.rt.Ping(ctx); err != nil {
 		return fmt.Errorf("update %s: %w", k, err)
 	}
+	p.images.RLock()
+	defer p.images.RUnlock()
 	image, err := p.ensureImage(ctx, d)
 	if err != nil {
 		return err
@@ -225,14 +228,6 @@ func (p *Provider) lockExisting(k key) (*function, func(), error) {
 	return f, unlock, nil
 }
 
-func (p *Provider) ensureImage(ctx context.Context, d api.FunctionDeployment) (string, error) {
-	image, err := p.rt.EnsureImage(ctx, d.Namespace, d.Image)
-	if errors.Is(err, containerd.ErrPull) {
-		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	return image, err
-}
-
 // validate checks a deployment and fills in defaults.
 func (p *Provider) validate(d api.FunctionDeployment) (api.FunctionDeployment, error) {
 	if d.Namespace == "" {
@@ -265,6 +260,9 @@ func (p *Provider) validate(d api.FunctionDeployment) (api.FunctionDeployment, e
 	}
 	if path := d.Annotations[annotationReadyPath]; path != "" && !strings.HasPrefix(path, "/") {
 		return d, fmt.Errorf("%w: annotation %s: %q must start with /", ErrInvalid, annotationReadyPath, path)
+	}
+	if err := validatePullPolicy(d); err != nil {
+		return d, err
 	}
 	if v, ok := d.Annotations[annotationNetRaw]; ok {
 		if _, err := strconv.ParseBool(v); err != nil {

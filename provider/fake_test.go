@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/funcd/funcd/internal/api"
 	"github.com/funcd/funcd/internal/containerd"
 )
 
@@ -35,6 +36,8 @@ type fakeRuntime struct {
 	containers map[string]*fakeContainer
 	pid        uint32
 	newTasks   int
+	policies   []api.PullPolicy             // of each EnsureImage call
+	images     map[string]map[string]string // ns → image name → digest
 }
 
 type fakeContainer struct {
@@ -91,14 +94,81 @@ func (rt *fakeRuntime) Ping(ctx context.Context) error {
 	return nil
 }
 
-func (rt *fakeRuntime) EnsureImage(ctx context.Context, ns, ref string) (string, error) {
+func (rt *fakeRuntime) EnsureImage(ctx context.Context, ns, ref string, policy api.PullPolicy) (string, error) {
 	if rt.down.Load() {
 		return "", errDown
 	}
+	rt.mu.Lock()
+	rt.policies = append(rt.policies, policy)
+	rt.mu.Unlock()
 	if strings.Contains(ref, "missing") {
 		return "", fmt.Errorf("%w %s: not found", containerd.ErrPull, ref)
 	}
+	if strings.Contains(ref, "absent") && policy == api.PullNever {
+		return "", fmt.Errorf("%w: %s: load it with funcd image import", containerd.ErrNoImage, ref)
+	}
+	if strings.Contains(ref, "/") {
+		return ref, nil
+	}
 	return "docker.io/library/" + ref, nil
+}
+
+// Import reads one image name per line; a line "bad" makes the archive
+// bad.
+func (rt *fakeRuntime) Import(ctx context.Context, ns string, archive io.Reader) ([]containerd.Image, error) {
+	if rt.down.Load() {
+		return nil, errDown
+	}
+	b, err := io.ReadAll(archive)
+	if err != nil {
+		return nil, err
+	}
+	var out []containerd.Image
+	for _, name := range strings.Fields(string(b)) {
+		if name == "bad" {
+			return nil, fmt.Errorf("%w: unrecognized image format", containerd.ErrBadArchive)
+		}
+		out = append(out, containerd.Image{Name: name, Digest: "sha256:" + name, Size: int64(len(name))})
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.images == nil {
+		rt.images = map[string]map[string]string{}
+	}
+	if rt.images[ns] == nil {
+		rt.images[ns] = map[string]string{}
+	}
+	for _, img := range out {
+		rt.images[ns][img.Name] = img.Digest
+	}
+	return out, nil
+}
+
+func (rt *fakeRuntime) Images(ctx context.Context, ns string) ([]containerd.Image, error) {
+	if rt.down.Load() {
+		return nil, errDown
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	var out []containerd.Image
+	for name, dgst := range rt.images[ns] {
+		out = append(out, containerd.Image{Name: name, Digest: dgst, Size: int64(len(name))})
+	}
+	slices.SortFunc(out, func(a, b containerd.Image) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func (rt *fakeRuntime) RemoveImage(ctx context.Context, ns, ref string) error {
+	if rt.down.Load() {
+		return errDown
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if _, ok := rt.images[ns][ref]; !ok {
+		return fmt.Errorf("image %s: %w", ref, containerd.ErrNotFound)
+	}
+	delete(rt.images[ns], ref)
+	return nil
 }
 
 func (rt *fakeRuntime) Create(ctx context.Context, ns string, s containerd.ContainerSpec) error {

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -37,6 +38,9 @@ var (
 	// ErrNoAddress: the bridge's subnet has no address left for another
 	// replica (Network.Attach wraps it; the message names the subnet).
 	ErrNoAddress = cni.ErrSubnetFull
+	// ErrInUse: what is to be removed (an image) is used by functions; the
+	// message names them.
+	ErrInUse = errors.New("in use")
 )
 
 // Runtime is what the provider needs from containerd. Its errors wrap
@@ -44,7 +48,10 @@ var (
 type Runtime interface {
 	// Ping checks that containerd answers.
 	Ping(ctx context.Context) error
-	EnsureImage(ctx context.Context, ns, ref string) (string, error)
+	EnsureImage(ctx context.Context, ns, ref string, policy api.PullPolicy) (string, error)
+	Import(ctx context.Context, ns string, archive io.Reader) ([]containerd.Image, error)
+	Images(ctx context.Context, ns string) ([]containerd.Image, error)
+	RemoveImage(ctx context.Context, ns, ref string) error
 	Create(ctx context.Context, ns string, s containerd.ContainerSpec) error
 	NewTask(ctx context.Context, ns, id, logPath string) (containerd.Task, error)
 	StartTask(ctx context.Context, ns, id string) error
@@ -82,18 +89,19 @@ type Secrets interface {
 
 // Config tunes the provider.
 type Config struct {
-	StateDir       string        // functions/, logs/, netns/ and etc/ live here
-	Instance       string        // this funcd's identity: labels its containers; Restore claims only those
-	ReadyTimeout   time.Duration // how long a new replica may take to become ready
-	StopGrace      time.Duration // drain, then SIGTERM, then SIGKILL after this
-	Mounts         []Mount       // files every function gets (resolv.conf, hosts)
-	FunctionPort   uint16        // where functions listen; 8080 when zero
-	ScaleTick      time.Duration // how often the scaler looks at load; 1s when zero
-	ScaleDownDelay time.Duration // how long load must stay low before scaling down
-	MemoryBudget   int64         // bytes the memory limits of all replicas may add up to; 0 for no budget
-	PidsLimit      int64         // processes per replica; 0 for no limit
-	MaxReplicas    uint64        // most replicas of one function (labels, scaling, autoscaling); 0 for no cap
-	Events         Events        // told of cold starts, scaling and restarts; may be nil
+	StateDir       string         // functions/, logs/, netns/ and etc/ live here
+	Instance       string         // this funcd's identity: labels its containers; Restore claims only those
+	ReadyTimeout   time.Duration  // how long a new replica may take to become ready
+	StopGrace      time.Duration  // drain, then SIGTERM, then SIGKILL after this
+	Mounts         []Mount        // files every function gets (resolv.conf, hosts)
+	FunctionPort   uint16         // where functions listen; 8080 when zero
+	ScaleTick      time.Duration  // how often the scaler looks at load; 1s when zero
+	ScaleDownDelay time.Duration  // how long load must stay low before scaling down
+	MemoryBudget   int64          // bytes the memory limits of all replicas may add up to; 0 for no budget
+	PidsLimit      int64          // processes per replica; 0 for no limit
+	MaxReplicas    uint64         // most replicas of one function (labels, scaling, autoscaling); 0 for no cap
+	PullPolicy     api.PullPolicy // when deploys ask a registry; com.funcd.pull-policy overrides it
+	Events         Events         // told of cold starts, scaling and restarts; may be nil
 }
 
 // Events receives notable moments in functions' lives, for metrics. fn is
@@ -128,6 +136,10 @@ type Provider struct {
 	wg     sync.WaitGroup // supervisors
 
 	locks keyedMutex // serialises control operations per function
+
+	// images is held for reading by deploys and updates from getting
+	// their image until it is recorded, and for writing by RemoveImage.
+	images sync.RWMutex
 
 	budgetMu sync.Mutex
 	reserved map[key]int64 // memory claimed by operations under way

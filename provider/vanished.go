@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/funcd/funcd/internal/api"
 	"github.com/funcd/funcd/internal/containerd"
 )
 
@@ -55,7 +56,14 @@ func (p *Provider) recreate(ctx context.Context, f *function, r *replica) error 
 	if err != nil {
 		return fmt.Errorf("address of %s: %w", r.id, err)
 	}
-	image, err := p.rt.EnsureImage(ctx, r.ns, rec.Image) // the image may have gone with it
+	// The image may have gone with it: get it back, from a registry
+	// only if it has gone (so replicas stay alike), and not even then
+	// under the policy never.
+	policy := api.PullMissing
+	if p.pullPolicy(rec.Spec) == api.PullNever {
+		policy = api.PullNever
+	}
+	image, err := p.rt.EnsureImage(ctx, r.ns, rec.Image, policy)
 	if err != nil {
 		return err
 	}

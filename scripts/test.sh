@@ -42,6 +42,7 @@ go test -run '^$' -fuzz FuzzValidateTopic -fuzztime 50000x ./internal/trigger
 go test -run '^$' -fuzz FuzzParseSchedule -fuzztime 50000x ./internal/trigger
 go test -run '^$' -fuzz FuzzRelayParity -fuzztime 50000x ./proxy
 go test -run '^$' -fuzz FuzzReadHead -fuzztime 50000x ./proxy
+go test -run '^$' -fuzz FuzzOpenArchive -fuzztime 50000x ./internal/gateway
 
 echo "== end-to-end tests (root: private containerd, CNI bridge and registry; install.sh in systemd-nspawn)"
 # One package at a time: test/ and test/systemd both run containers and

@@ -102,6 +102,17 @@ func TestPurge(t *testing.T) {
 			left = append(left, "claim "+cl.String())
 		}
 	}
+	// Images go with the namespace the instance alone used; where another
+	// instance still has containers, they stay.
+	for ns, want := range map[string]bool{"team-a": false, fnNamespace: true} {
+		imgs, err := containerdClient(t).ImageService().List(namespaces.WithNamespace(context.Background(), ns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if have := len(imgs) > 0; have != want {
+			t.Errorf("images in %s after purge: %d, want some: %v", ns, len(imgs), want)
+		}
+	}
 	if len(left) > 0 {
 		t.Errorf("left after purge: %v", left)
 	}

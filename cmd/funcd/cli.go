@@ -49,6 +49,7 @@ var cliCommands = map[string]cliCommand{
 	"logs":      {"print a function's output (--follow to keep printing)", cliWithHelp(cliLogs)},
 	"namespace": {"list, create and delete namespaces", cliWithHelp(cliNamespace)},
 	"describe":  {"show one function's details and status", cliWithHelp(cliDescribe)},
+	"image":     {"import image archives (no registry needed), list and remove images", cliWithHelp(cliImage)},
 	"install":   {"write the systemd unit and /etc/default/funcd (install.sh runs it)", cliWithHelp(cliInstall)},
 	"invoke":    {"call a function with stdin as the request body", cliWithHelp(cliInvoke)},
 	"queue":     {"show the async invocation queue; list and redrive dead letters", cliWithHelp(cliQueue)},

@@ -81,6 +81,9 @@ func runPurge(ctx context.Context, args []string, env cliEnv) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "removed %d replicas (tasks, containers, snapshots, addresses, network namespaces) in %s\n", n, strings.Join(nss, ", "))
+	if err := purgeImages(ctx, ctr, nss, env); err != nil {
+		return err
+	}
 	if err := purgeNetwork(ctx, cfg, env); err != nil {
 		return err
 	}
@@ -88,6 +91,35 @@ func runPurge(ctx context.Context, args []string, env cliEnv) error {
 		return fmt.Errorf("purge: remove the state directory: %w", err)
 	}
 	fmt.Fprintf(env.Stdout, "removed %s\n", cfg.StateDir)
+	return nil
+}
+
+// purgeImages removes the images (pulled or imported) of the namespaces
+// the instance used, unless containers that are not its own are left in a
+// namespace: their images are someone else's too.
+func purgeImages(ctx context.Context, ctr *containerd.Client, nss []string, env cliEnv) error {
+	for _, ns := range nss {
+		left, err := ctr.List(ctx, ns, nil)
+		if err != nil {
+			return fmt.Errorf("purge: %w", err)
+		}
+		if len(left) > 0 {
+			fmt.Fprintf(env.Stdout, "kept the images in namespace %s: %d containers of another funcd or tool use it\n", ns, len(left))
+			continue
+		}
+		imgs, err := ctr.Images(ctx, ns)
+		if err != nil {
+			return fmt.Errorf("purge: %w", err)
+		}
+		for _, img := range imgs {
+			if err := ctr.RemoveImage(ctx, ns, img.Name); err != nil && !errors.Is(err, containerd.ErrNotFound) {
+				return fmt.Errorf("purge: %w", err)
+			}
+		}
+		if len(imgs) > 0 {
+			fmt.Fprintf(env.Stdout, "removed %d images in namespace %s\n", len(imgs), ns)
+		}
+	}
 	return nil
 }
 

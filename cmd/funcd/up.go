@@ -119,6 +119,7 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		ScaleDownDelay: cfg.ScaleDownDelay,
 		PidsLimit:      cfg.PidsLimit,
 		MaxReplicas:    cfg.MaxReplicas,
+		PullPolicy:     cfg.PullPolicy,
 		Events:         m,
 		Mounts: []provider.Mount{
 			{Source: files.ResolvConf, Destination: "/etc/resolv.conf"},
@@ -171,7 +172,7 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 
 	gw := gateway.New(prov, invoke, gateway.Config{Credentials: creds, Version: release, Secrets: secretStore, SecretUsers: prov,
 		Logs: logs.NewStore(filepath.Join(cfg.StateDir, "logs")), Namespaces: prov,
-		Queue: q, ServedBy: servedBy, Validate: validateDeployment,
+		Queue: q, ServedBy: servedBy, Validate: validateDeployment, Images: prov, MaxImageSize: cfg.MaxImageSize,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})}, log.With("component", "gateway"))
 
 	// The listening sockets outlive funcd in systemd's store (fdstore.go):

@@ -1,8 +1,9 @@
 // Command mkimage builds a Go main package into a single-layer OCI image and
-// pushes it to a registry or writes it as a docker-archive tarball:
+// pushes it to a registry or writes it as a docker-archive or OCI archive:
 //
 //	mkimage -pkg ./examples/hello -ref 127.0.0.1:5000/hello:0.1 -push
 //	mkimage -pkg ./examples/hello -ref 127.0.0.1:5000/hello:0.1 -tar hello.tar
+//	mkimage -pkg ./examples/hello -ref example.com/hello:0.1 -tar hello.tar -format oci
 //
 // The README demo and the benchmarks use it; it is a thin wrapper over
 // internal/imagebuild.
@@ -42,9 +43,9 @@ func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 type options struct {
-	pkg, ref, tar, user, entrypoint string
-	push                            bool
-	env                             listFlag
+	pkg, ref, tar, format, user, entrypoint string
+	push                                    bool
+	env                                     listFlag
 }
 
 func parseFlags(args []string) (options, error) {
@@ -53,7 +54,8 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.pkg, "pkg", "", "directory of the Go main package to build (required)")
 	fs.StringVar(&o.ref, "ref", "", "image reference, e.g. 127.0.0.1:5000/hello:0.1 (required)")
 	fs.BoolVar(&o.push, "push", false, "push the image to the registry named in -ref (plain HTTP for localhost)")
-	fs.StringVar(&o.tar, "tar", "", "write the image as a docker-archive tarball to this file")
+	fs.StringVar(&o.tar, "tar", "", "write the image as a tar archive to this file (funcd image import loads it)")
+	fs.StringVar(&o.format, "format", "docker", "format of -tar: docker (docker save's) or oci (an OCI image layout)")
 	fs.StringVar(&o.entrypoint, "entrypoint", "", "binary path in the image (default /<package directory name>)")
 	fs.StringVar(&o.user, "user", "", "image user, e.g. 65534:65534 (default root)")
 	fs.Var(&o.env, "env", "KEY=VALUE recorded in the image config (repeatable)")
@@ -67,6 +69,8 @@ func parseFlags(args []string) (options, error) {
 		return o, errors.New("-pkg and -ref are required")
 	case !o.push && o.tar == "":
 		return o, errors.New("give -push, -tar FILE or both")
+	case o.format != "docker" && o.format != "oci":
+		return o, fmt.Errorf("-format %q: want docker or oci", o.format)
 	}
 	for _, kv := range o.env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
@@ -107,7 +111,11 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("image digest: %w", err)
 	}
 	if o.tar != "" {
-		if err := imagebuild.WriteTarball(img, o.ref, o.tar); err != nil {
+		write := imagebuild.WriteTarball
+		if o.format == "oci" {
+			write = imagebuild.WriteOCIArchive
+		}
+		if err := write(img, o.ref, o.tar); err != nil {
 			return err
 		}
 		fmt.Printf("wrote %s (%s@%s)\n", o.tar, o.ref, digest)

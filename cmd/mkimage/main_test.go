@@ -13,12 +13,17 @@ func TestParseFlags(t *testing.T) {
 	}{
 		{
 			args: []string{"-pkg", "./examples/hello", "-ref", "127.0.0.1:5000/hello:0.1", "-push"},
-			want: options{pkg: "./examples/hello", ref: "127.0.0.1:5000/hello:0.1", push: true, entrypoint: "/hello"},
+			want: options{pkg: "./examples/hello", ref: "127.0.0.1:5000/hello:0.1", push: true, format: "docker", entrypoint: "/hello"},
 		},
 		{
 			args: []string{"-pkg", "x", "-ref", "r:1", "-tar", "o.tar", "-env", "A=1", "-env", "B=", "-entrypoint", "/fn", "-user", "1:1"},
-			want: options{pkg: "x", ref: "r:1", tar: "o.tar", env: listFlag{"A=1", "B="}, entrypoint: "/fn", user: "1:1"},
+			want: options{pkg: "x", ref: "r:1", tar: "o.tar", format: "docker", env: listFlag{"A=1", "B="}, entrypoint: "/fn", user: "1:1"},
 		},
+		{
+			args: []string{"-pkg", "x", "-ref", "r:1", "-tar", "o.tar", "-format", "oci", "-entrypoint", "/fn"},
+			want: options{pkg: "x", ref: "r:1", tar: "o.tar", format: "oci", entrypoint: "/fn"},
+		},
+		{args: []string{"-pkg", "x", "-ref", "r:1", "-tar", "o.tar", "-format", "zip"}, wantErr: true},
 		{args: []string{"-pkg", "x", "-ref", "r:1"}, wantErr: true},
 		{args: []string{"-ref", "r:1", "-push"}, wantErr: true},
 		{args: []string{"-pkg", "x", "-push"}, wantErr: true},

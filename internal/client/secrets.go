@@ -28,14 +28,14 @@ func (c *Client) ListSecrets(ctx context.Context, namespace string) ([]api.Secre
 // already is ErrConflict (switch to UpdateSecret to replace it).
 func (c *Client) CreateSecret(ctx context.Context, s api.Secret) error {
 	err := c.call(ctx, http.MethodPost, "/system/secrets", nil, s, nil, http.StatusOK, http.StatusCreated, http.StatusAccepted)
-	return wrapSecretErr("create secret "+qualified(s.Name, s.Namespace), err)
+	return wrapStatusErr("create secret "+qualified(s.Name, s.Namespace), err)
 }
 
 // UpdateSecret replaces a secret's value: PUT /system/secrets. A missing
 // secret is ErrNotFound.
 func (c *Client) UpdateSecret(ctx context.Context, s api.Secret) error {
 	err := c.call(ctx, http.MethodPut, "/system/secrets", nil, s, nil, http.StatusOK, http.StatusCreated, http.StatusAccepted)
-	return wrapSecretErr("update secret "+qualified(s.Name, s.Namespace), err)
+	return wrapStatusErr("update secret "+qualified(s.Name, s.Namespace), err)
 }
 
 // RemoveSecret deletes a secret: DELETE /system/secrets with the name and
@@ -44,12 +44,12 @@ func (c *Client) UpdateSecret(ctx context.Context, s api.Secret) error {
 func (c *Client) RemoveSecret(ctx context.Context, name, namespace string) error {
 	req := api.Secret{Name: name, Namespace: namespace}
 	err := c.call(ctx, http.MethodDelete, "/system/secrets", nil, req, nil, http.StatusOK, http.StatusAccepted)
-	return wrapSecretErr("remove secret "+qualified(name, namespace), err)
+	return wrapStatusErr("remove secret "+qualified(name, namespace), err)
 }
 
-// wrapSecretErr wraps err with op, adding ErrNotFound for 404 and
+// wrapStatusErr wraps err with op, adding ErrNotFound for 404 and
 // ErrConflict for 409. A nil err stays nil.
-func wrapSecretErr(op string, err error) error {
+func wrapStatusErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}

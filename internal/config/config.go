@@ -36,6 +36,8 @@ type Daemon struct {
 	MaxReplicas        uint64 // of one function
 	LogLevel           string
 	LogMaxSize         int64 // bytes of a replica's log file before it is rotated
+	PullPolicy         api.PullPolicy
+	MaxImageSize       int64 // bytes of an image archive POSTed to /system/images
 
 	// The queue of asynchronous invocations and the event triggers.
 	QueueWorkers       int   // queued invocations running at once
@@ -69,7 +71,7 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 func parseDaemon(args []string, getenv func(string) string, usage io.Writer, inspect func(*flag.FlagSet)) (Daemon, error) {
 	var d Daemon
 	var subnet, budget string
-	var logMaxSize, queueMaxBody, queueMaxBytes, retryCodes string
+	var logMaxSize, queueMaxBody, queueMaxBytes, retryCodes, pullPolicy, maxImageSize string
 	var insecure, nameservers, callbackAllow listFlag
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	fs.SetOutput(usage)
@@ -90,6 +92,8 @@ func parseDaemon(args []string, getenv func(string) string, usage io.Writer, ins
 	fs.Uint64Var(&d.MaxReplicas, "max-replicas", 100, "most replicas of one function: com.openfaas.scale.min/max, scale requests and\nautoscaling stay within it (the addresses of --subnet bound all replicas together)")
 	fs.StringVar(&d.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&logMaxSize, "log-max-size", "1Mi", "size (e.g. 512Ki, 1Mi) at which a replica's log file STATE/logs/NS/FUNCTION/ID.log\nis rotated to ID.log.1; one rotated file is kept, so each replica's logs take at most twice this")
+	fs.StringVar(&pullPolicy, "pull-policy", "", "when a deploy asks the registry for the image: always, missing (only when there is\nno local copy) or never (imported images only); default: a pinned tag or digest\npresent locally is used, :latest is pulled, falling back to the local copy\n(annotation com.funcd.pull-policy overrides it per function)")
+	fs.StringVar(&maxImageSize, "max-image-size", "4Gi", "largest image archive POST /system/images (funcd image import) takes, uncompressed (413 above it)")
 	fs.IntVar(&d.QueueWorkers, "queue-workers", 32, "queued invocations running at once, all functions together\n(a function's label com.openfaas.queue.max-inflight caps its own share)")
 	fs.StringVar(&queueMaxBody, "queue-max-body", "1Mi", "largest body of an asynchronous invocation (413 above it)")
 	fs.StringVar(&queueMaxBytes, "queue-max-bytes", "1Gi", "what the invocations waiting in the queue may take on disk (503 above it; 0 for no cap)")
@@ -152,6 +156,14 @@ func parseDaemon(args []string, getenv func(string) string, usage io.Writer, ins
 	}
 	if d.LogMaxSize, err = api.ParseMemory(logMaxSize); err != nil || d.LogMaxSize <= 0 {
 		return d, fmt.Errorf("--log-max-size: %q is not a positive size such as 1Mi", logMaxSize)
+	}
+	if pullPolicy != "" {
+		if d.PullPolicy, err = api.ParsePullPolicy(pullPolicy); err != nil {
+			return d, fmt.Errorf("--pull-policy: %w", err)
+		}
+	}
+	if d.MaxImageSize, err = api.ParseMemory(maxImageSize); err != nil || d.MaxImageSize <= 0 {
+		return d, fmt.Errorf("--max-image-size: %q is not a positive size such as 4Gi", maxImageSize)
 	}
 	if d.QueueMaxBody, err = api.ParseMemory(queueMaxBody); err != nil || d.QueueMaxBody <= 0 || d.QueueMaxBody > 32<<20 {
 		return d, fmt.Errorf("--queue-max-body: %q is not a size from 1 to 32Mi", queueMaxBody)

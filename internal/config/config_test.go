@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/funcd/funcd/internal/api"
 )
 
 func TestParseDaemon(t *testing.T) {
@@ -39,6 +41,12 @@ func TestParseDaemon(t *testing.T) {
 			return slices.Equal(d.CallbackAllow, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")})
 		}},
 		{"no callback ranges by default", nil, nil, func(d Daemon) bool { return len(d.CallbackAllow) == 0 }},
+		{"image defaults", nil, nil, func(d Daemon) bool {
+			return d.PullPolicy == api.PullDefault && d.MaxImageSize == 4<<30
+		}},
+		{"pull policy flag", []string{"--pull-policy", "never"}, nil, func(d Daemon) bool { return d.PullPolicy == api.PullNever }},
+		{"pull policy env", nil, map[string]string{"FUNCD_PULL_POLICY": "missing"}, func(d Daemon) bool { return d.PullPolicy == api.PullMissing }},
+		{"max image size", []string{"--max-image-size", "512Mi"}, nil, func(d Daemon) bool { return d.MaxImageSize == 512<<20 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,6 +68,9 @@ func TestParseDaemonErrors(t *testing.T) {
 		{"--nameserver", "x.y"},
 		{"--callback-allow", "127.0.0.1"},
 		{"--timeout", "0s"},
+		{"--pull-policy", "IfNotPresent"},
+		{"--max-image-size", "0"},
+		{"--max-image-size", "lots"},
 		{"stray"},
 	} {
 		if _, err := ParseDaemon(append([]string{"--cni-bin-dir", "/x"}, args...), func(string) string { return "" }, io.Discard); err == nil {

@@ -1,8 +1,8 @@
 // Package containerd is funcd's only door to containerd: connecting (and
-// waiting for the daemon), pulling images, creating containers from small
-// named spec options, running, stopping and deleting their tasks, and
-// listing what exists. It is the one package that puts the containerd
-// namespace on a context.
+// waiting for the daemon), pulling, importing and removing images,
+// creating containers from small named spec options, running, stopping
+// and deleting their tasks, and listing what exists. It is the one
+// package that puts the containerd namespace on a context.
 //
 // It knows nothing of OpenFaaS; callers pass plain values and get plain
 // values back. It must not import the provider, proxy or gateway.
@@ -60,7 +60,8 @@ type Client struct {
 	registries  Registries
 	logDriver   LogDriver
 	log         *slog.Logger
-	closed      atomic.Bool // Close was called: broken waits are ours, not containerd's
+	importing   chan struct{} // held by the one Import running
+	closed      atomic.Bool   // Close was called: broken waits are ours, not containerd's
 }
 
 // Options configure Connect.
@@ -87,7 +88,8 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 	for {
 		c, err := dial(ctx, opts.Address)
 		if err == nil {
-			return &Client{c: c, snapshotter: opts.Snapshotter, registries: opts.Registries, logDriver: opts.LogDriver, log: log}, nil
+			return &Client{c: c, snapshotter: opts.Snapshotter, registries: opts.Registries, logDriver: opts.LogDriver, log: log,
+				importing: make(chan struct{}, 1)}, nil
 		}
 		log.Warn("containerd is not reachable yet; retrying", "address", opts.Address, "err", err, "retry_in", delay)
 		select {

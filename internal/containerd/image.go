@@ -8,6 +8,8 @@ import (
 
 	ctd "github.com/containerd/containerd"
 	"github.com/distribution/reference"
+
+	"github.com/funcd/funcd/internal/api"
 )
 
 // ErrPull marks an image that could not be pulled: a bad reference, a
@@ -35,17 +37,27 @@ func NormalizeRef(ref string) (string, error) {
 	return named.String(), nil
 }
 
-// EnsureImage makes the image available and unpacked in namespace ns.
+// ErrNoImage marks an image that is not in the local store when the pull
+// policy forbids pulling it. Callers answer it as bad input.
+var ErrNoImage = errors.New("image not present")
+
+// EnsureImage makes the image available and unpacked in namespace ns,
+// asking a registry as policy says:
 //
-// Policy: a reference pinned to a tag other than "latest", or to a digest,
-// is used from the local store when present (so a box without internet, or
-// with images imported from a tarball, keeps working). Otherwise the image
-// is pulled; if that fails but a local copy exists, the local copy is used
-// and a warning logged.
+//   - api.PullDefault: a reference pinned to a tag other than "latest", or
+//     to a digest, is used from the local store when present (so a box
+//     without internet, or with imported images, keeps working).
+//     Otherwise the image is pulled; if that fails but a local copy
+//     exists, the local copy is used and a warning logged.
+//   - api.PullMissing: the local copy whenever there is one, whatever the
+//     tag; the registry is asked only when there is none.
+//   - api.PullNever: the local copy, or ErrNoImage.
+//   - api.PullAlways: always pulled; a failed pull is an error even when a
+//     local copy exists.
 //
 // When containerd cannot be reached the error wraps ErrUnavailable, not
 // ErrPull: the reference is not at fault.
-func (c *Client) EnsureImage(ctx context.Context, ns, ref string) (_ string, err error) {
+func (c *Client) EnsureImage(ctx context.Context, ns, ref string, policy api.PullPolicy) (_ string, err error) {
 	defer markUnavailable(&err)
 	ref, err = NormalizeRef(ref)
 	if err != nil {
@@ -56,8 +68,15 @@ func (c *Client) EnsureImage(ctx context.Context, ns, ref string) (_ string, err
 	if lerr != nil && isUnavailable(lerr) {
 		return "", fmt.Errorf("image %s: %w", ref, lerr)
 	}
-	if lerr == nil && !floating(ref) {
+	present := lerr == nil
+	useLocal := present && (policy == api.PullMissing || policy == api.PullNever ||
+		policy == api.PullDefault && !floating(ref))
+	if useLocal {
 		return ref, c.unpack(ctx, local)
+	}
+	if policy == api.PullNever {
+		return "", fmt.Errorf("%w: %s is not in containerd namespace %s and its pull policy is never: load it with `funcd image import FILE` (e.g. from `docker save`)",
+			ErrNoImage, ref, ns)
 	}
 	img, err := c.c.Pull(ctx, ref,
 		ctd.WithPullUnpack,
@@ -70,9 +89,12 @@ func (c *Client) EnsureImage(ctx context.Context, ns, ref string) (_ string, err
 		if perr := c.Ping(ctx); errors.Is(perr, ErrUnavailable) {
 			return "", fmt.Errorf("pull %s: %w: %v", ref, ErrUnavailable, err)
 		}
-		if lerr == nil {
+		if present && policy == api.PullDefault {
 			c.log.Warn("pull failed; using the local copy", "image", ref, "err", err)
 			return ref, c.unpack(ctx, local)
+		}
+		if policy == api.PullAlways {
+			return "", fmt.Errorf("%w %s (pull policy always): %v", ErrPull, ref, err)
 		}
 		return "", fmt.Errorf("%w %s: %v", ErrPull, ref, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/funcd/funcd/internal/api"
 )
 
 // fakeDaemon serves the few containerd gRPC calls Wait makes (version,
@@ -294,7 +297,11 @@ func TestUnavailable(t *testing.T) {
 		call func() error
 	}{
 		{"Ping", func() error { return c.Ping(ctx) }},
-		{"EnsureImage", func() error { _, err := c.EnsureImage(ctx, "ns", "example.com/fn:1"); return err }},
+		{"EnsureImage", func() error { _, err := c.EnsureImage(ctx, "ns", "example.com/fn:1", api.PullDefault); return err }},
+		{"EnsureImage never", func() error { _, err := c.EnsureImage(ctx, "ns", "example.com/fn:1", api.PullNever); return err }},
+		{"Import", func() error { _, err := c.Import(ctx, "ns", strings.NewReader("x")); return err }},
+		{"Images", func() error { _, err := c.Images(ctx, "ns"); return err }},
+		{"RemoveImage", func() error { return c.RemoveImage(ctx, "ns", "example.com/fn:1") }},
 		{"Create", func() error { return c.Create(ctx, "ns", ContainerSpec{ID: "fn", Image: "example.com/fn:1"}) }},
 		{"NewTask", func() error { _, err := c.NewTask(ctx, "ns", "fn", t.TempDir()+"/fn.log"); return err }},
 		{"StartTask", func() error { return c.StartTask(ctx, "ns", "fn") }},
@@ -307,8 +314,8 @@ func TestUnavailable(t *testing.T) {
 	for _, tt := range calls {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.call()
-			if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrPull) {
-				t.Errorf("%s with containerd stopped = %v, want ErrUnavailable (and not ErrPull)", tt.name, err)
+			if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrPull) || errors.Is(err, ErrNoImage) || errors.Is(err, ErrBadArchive) {
+				t.Errorf("%s with containerd stopped = %v, want ErrUnavailable (and not ErrPull, ErrNoImage, ErrBadArchive)", tt.name, err)
 			}
 		})
 	}

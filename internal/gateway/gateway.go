@@ -56,7 +56,11 @@ type Config struct {
 	Namespaces  Namespaces   // serves /system/namespace/{name} when set
 	Metrics     http.Handler // serves GET /metrics, without auth, when set
 	Queue       Queue        // serves /async-function and /system/queue when set
-	ServedBy    string       // X-Served-By on answers to asynchronous invocations
+	Images      Images       // serves /system/images when set
+	// MaxImageSize caps an image archive POSTed to /system/images, and the
+	// tar it decompresses to (bytes; must be positive with Images).
+	MaxImageSize int64
+	ServedBy     string // X-Served-By on answers to asynchronous invocations
 	// Validate, when set, also checks deployments (queue and trigger
 	// settings); its error is a 400.
 	Validate func(api.FunctionDeployment) error
@@ -104,6 +108,9 @@ func New(fns Functions, invoke http.Handler, cfg Config, log *slog.Logger) *Gate
 	}
 	if cfg.Queue != nil {
 		g.queueRoutes(auth)
+	}
+	if cfg.Images != nil {
+		g.imageRoutes(auth)
 	}
 	g.mux.HandleFunc("GET /healthz", healthz)
 	g.mux.HandleFunc("GET /readyz", g.readyz)
@@ -298,7 +305,7 @@ func errorStatus(err error) int {
 		return http.StatusServiceUnavailable
 	case errors.Is(err, provider.ErrNotFound), errors.Is(err, secrets.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, provider.ErrExists), errors.Is(err, secrets.ErrExists), errors.Is(err, errSecretInUse):
+	case errors.Is(err, provider.ErrExists), errors.Is(err, secrets.ErrExists), errors.Is(err, errSecretInUse), errors.Is(err, provider.ErrInUse):
 		return http.StatusConflict
 	case errors.Is(err, provider.ErrNoAddress): // the message names the subnet and what to do
 		return http.StatusConflict

@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/secrets"
 )
 
 // Namespaces is what the namespace routes need from the provider.
@@ -22,6 +24,22 @@ func (g *Gateway) namespaceRoutes(auth func(http.HandlerFunc) http.Handler) {
 	g.mux.Handle("POST /system/namespace/{name...}", auth(g.createNamespace))
 	g.mux.Handle("PUT /system/namespace/{name}", auth(g.updateNamespace))
 	g.mux.Handle("DELETE /system/namespace/{name}", auth(g.deleteNamespace))
+}
+
+// knownNamespace checks that ns exists, for routes whose namespace is
+// not the provider's to check (secrets, images): the default one always
+// does, others when the namespace routes know them. An unknown one is a
+// 400, as a deploy to it is.
+func (g *Gateway) knownNamespace(ns string) error {
+	if ns == api.DefaultNamespace {
+		return nil
+	}
+	if g.cfg.Namespaces != nil {
+		if _, err := g.cfg.Namespaces.Namespace(ns); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: namespace %q not found", secrets.ErrInvalid, ns)
 }
 
 func (g *Gateway) getNamespace(w http.ResponseWriter, r *http.Request) {

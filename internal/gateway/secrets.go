@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/funcd/funcd/internal/api"
-	"github.com/funcd/funcd/internal/secrets"
 )
 
 // Secrets is what the gateway needs from the secrets store. Values go in;
@@ -34,23 +33,9 @@ func (g *Gateway) secretRoutes(auth func(http.HandlerFunc) http.Handler) {
 	g.mux.Handle("DELETE /system/secrets", auth(g.removeSecret))
 }
 
-// secretNamespace checks that ns exists: the default one always does,
-// others when the namespace routes know them.
-func (g *Gateway) secretNamespace(ns string) error {
-	if ns == api.DefaultNamespace {
-		return nil
-	}
-	if g.cfg.Namespaces != nil {
-		if _, err := g.cfg.Namespaces.Namespace(ns); err == nil {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: namespace %q not found", secrets.ErrInvalid, ns)
-}
-
 func (g *Gateway) listSecrets(w http.ResponseWriter, r *http.Request) {
 	ns := namespace(r.URL.Query().Get("namespace"))
-	if err := g.secretNamespace(ns); err != nil {
+	if err := g.knownNamespace(ns); err != nil {
 		g.fail(w, r, err)
 		return
 	}
@@ -118,7 +103,7 @@ func (g *Gateway) decodeSecret(w http.ResponseWriter, r *http.Request) (string, 
 		return "", s, false
 	}
 	ns := namespace(s.Namespace, r.URL.Query().Get("namespace"))
-	if err := g.secretNamespace(ns); err != nil {
+	if err := g.knownNamespace(ns); err != nil {
 		g.fail(w, r, err)
 		return "", s, false
 	}

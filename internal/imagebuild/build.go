@@ -1,8 +1,8 @@
 // Package imagebuild packs a static binary into a single-layer OCI image and
-// publishes it to a registry or a docker-archive tarball. It exists for the
-// end-to-end tests, the benchmarks and cmd/mkimage, which build function
-// images from Go sources in this repository instead of pulling them from the
-// internet.
+// publishes it to a registry, a docker-archive tarball or an OCI archive.
+// It exists for the end-to-end tests, the benchmarks and cmd/mkimage, which
+// build function images from Go sources in this repository instead of
+// pulling them from the internet.
 //
 // It must not import other funcd packages.
 package imagebuild

@@ -1,6 +1,7 @@
 package imagebuild
 
 import (
+	"archive/tar"
 	"context"
 	"io"
 	"net/http/httptest"
@@ -12,8 +13,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
 func TestPushRoundTrip(t *testing.T) {
@@ -118,5 +121,58 @@ func TestIsLoopback(t *testing.T) {
 		if got := isLoopback(tt.registry); got != tt.want {
 			t.Errorf("isLoopback(%q) = %v, want %v", tt.registry, got, tt.want)
 		}
+	}
+}
+
+// TestWriteOCIArchive reads the archive back as an OCI layout: the same
+// manifest, named by the ref, with every blob present and matching.
+func TestWriteOCIArchive(t *testing.T) {
+	img, err := Build(writeFakeBinary(t, "fn"), Config{Entrypoint: "/fn", Env: []string{"A=b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "img.tar")
+	if err := WriteOCIArchive(img, "example.com/fn:oci", p); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(h.Name))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		if err := os.WriteFile(dst, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatalf("read layout: %v", err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil || len(im.Manifests) != 1 || im.Manifests[0].Annotations["org.opencontainers.image.ref.name"] != "example.com/fn:oci" {
+		t.Fatalf("index = %+v, %v; want one manifest named example.com/fn:oci", im, err)
+	}
+	want, _ := img.Digest()
+	got, err := idx.Image(im.Manifests[0].Digest)
+	if err != nil || im.Manifests[0].Digest != want {
+		t.Fatalf("manifest %v, %v; want %v", im.Manifests[0].Digest, err, want)
+	}
+	if err := validate.Image(got); err != nil {
+		t.Errorf("image read back does not validate: %v", err)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/funcd/funcd/cni"
+	"github.com/funcd/funcd/internal/api"
 	"github.com/funcd/funcd/internal/containerd"
 	"github.com/funcd/funcd/test/testenv"
 )
@@ -74,7 +75,7 @@ func newFloor(ctx context.Context, env *testenv.Env, ref string) (*floor, error)
 		return nil, err
 	}
 	defer w.Close()
-	name, err := w.EnsureImage(ctx, floorNS, ref)
+	name, err := w.EnsureImage(ctx, floorNS, ref, api.PullDefault)
 	if err != nil {
 		return nil, err
 	}
