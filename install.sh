@@ -409,10 +409,9 @@ deploy_demo() {
 	say "building the demo function from examples/hello"
 	(cd "$here" && "$gocmd" run ./cmd/mkimage -pkg ./examples/hello -ref localhost/hello:0.1 -tar "$tmp/hello.tar" >/dev/null) ||
 		die "could not build the demo image" "see the go error above"
-	# TODO(images): import with `funcd image import` once it is on main.
-	ctr --address "$sock" -n openfaas-fn images import "$tmp/hello.tar" >/dev/null ||
-		die "could not import the demo image into containerd" "see the ctr error above"
 	"$bin" login --gateway "$url" --password-stdin <"$state/secrets/basic-auth-password" >/dev/null
+	"$bin" image import --gateway "$url" "$tmp/hello.tar" >/dev/null ||
+		die "could not import the demo image" "see the error above and journalctl -u funcd"
 	"$bin" deploy --gateway "$url" --name hello --image localhost/hello:0.1 >/dev/null ||
 		die "could not deploy the demo function" "see the error above and journalctl -u funcd"
 	say "deployed the demo function: curl -d world $url/function/hello"

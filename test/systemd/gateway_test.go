@@ -80,10 +80,9 @@ func waitAnswer(ctx context.Context, t *testing.T, c *client.Client, timeout tim
 // would.
 func deployFunction(ctx context.Context, t *testing.T, m *machine) {
 	t.Helper()
-	// TODO(images): use `funcd image import` once it is on main.
-	m.mustRun(ctx, t, "ctr -n openfaas-fn images import "+inside+"/testfn.tar >/dev/null")
 	m.mustRun(ctx, t, `set -e
 funcd login --gateway `+gatewayURL+` --password-stdin </var/lib/funcd/secrets/basic-auth-password
+funcd image import --gateway `+gatewayURL+` `+inside+`/testfn.tar
 funcd secret create --gateway `+gatewayURL+` --from-literal '`+secretValue+`' `+secretName+`
 funcd deploy --gateway `+gatewayURL+` --name `+fnName+` --image `+testfnRef+` --secret `+secretName+` --label com.openfaas.queue.max-inflight=1`)
 }

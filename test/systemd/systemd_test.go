@@ -275,9 +275,7 @@ var purgeChecks = []struct{ what, check string }{
 // why: they are logged and reported, not failed.
 // TODO(lead): make funcd purge pass them, then empty this.
 var purgeKnownGaps = map[string]string{
-	"containerd images in openfaas-fn":    "funcd purge removes no image it pulled or imported",
-	"containerd snapshots in openfaas-fn": "the images' unpacked layers stay with the images",
-	"CNI result cache of network funcd":   "a replica from before a reboot: its CNI DEL fails on the netns file the reboot unmounted",
+	"CNI result cache of network funcd": "a replica from before a reboot: its CNI DEL fails on the netns file the reboot unmounted",
 }
 
 // checkPurged runs purgeChecks and logs what it checked.
