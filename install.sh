@@ -5,6 +5,7 @@
 #
 #   sudo ./install.sh                 from a checkout or an unpacked release
 #   curl -sfL URL/install.sh | sudo sh
+#   curl -sfL URL/install.sh | sudo sh -s -- --uninstall
 #   sudo ./install.sh --demo          also deploy the demo function (checkout + Go)
 #   sudo ./install.sh --uninstall     stop funcd, remove the binary and unit;
 #                                     keep /var/lib/funcd and the functions
@@ -372,6 +373,9 @@ wait_ready() {
 
 do_install() {
 	started=$(date +%s)
+	if [ "$demo" = 1 ] && { ! in_checkout || ! find_go >/dev/null; }; then
+		die "--demo builds examples/hello and needs a funcd checkout with Go" "run ./install.sh --demo from a git checkout, or leave --demo out"
+	fi
 	resolve_binary
 	install_packages
 	start_containerd
@@ -403,9 +407,7 @@ do_install() {
 # deploy_demo builds examples/hello into an image, imports it and deploys it,
 # all offline.
 deploy_demo() {
-	if ! in_checkout || ! gocmd=$(find_go); then
-		die "--demo builds examples/hello and needs a funcd checkout with Go" "run ./install.sh --demo from a git checkout"
-	fi
+	gocmd=$(find_go)
 	say "building the demo function from examples/hello"
 	(cd "$here" && "$gocmd" run ./cmd/mkimage -pkg ./examples/hello -ref localhost/hello:0.1 -tar "$tmp/hello.tar" >/dev/null) ||
 		die "could not build the demo image" "see the go error above"

@@ -43,6 +43,17 @@ func TestInstallWithoutSystemd(t *testing.T) {
 		return m.run(ctx, env+" sh "+inside+"/install.sh "+args+" 2>&1")
 	}
 
+	nothingInstalled := `! test -e /usr/local/bin/funcd && ! test -e /etc/default/funcd &&
+! test -e /etc/sysctl.d/90-funcd.conf && ! test -e /var/log/funcd && ! pgrep -x containerd >/dev/null`
+
+	t.Run("demo_outside_a_checkout_changes_nothing", func(t *testing.T) {
+		out, err := installSh("FUNCD_BINARY="+inside+"/funcd", "--demo")
+		if err == nil || !strings.Contains(out, "install: error: --demo builds examples/hello and needs a funcd checkout with Go") {
+			t.Errorf("install.sh --demo outside a checkout = %v:\n%s\nwant its one error line", err, out)
+		}
+		m.mustRun(ctx, t, nothingInstalled)
+	})
+
 	t.Run("checksum_mismatch_changes_nothing", func(t *testing.T) {
 		out, err := installSh("FUNCD_RELEASE_URL=file://"+release, "")
 		if err == nil {
@@ -51,8 +62,7 @@ func TestInstallWithoutSystemd(t *testing.T) {
 		if !strings.Contains(out, "nothing was changed") || strings.Count(strings.TrimSpace(out), "install: error:") != 1 {
 			t.Errorf("install.sh with a wrong checksum printed:\n%s\nwant one error line saying nothing was changed", out)
 		}
-		m.mustRun(ctx, t, `! test -e /usr/local/bin/funcd && ! test -e /etc/default/funcd &&
-! test -e /etc/sysctl.d/90-funcd.conf && ! test -e /var/log/funcd && ! pgrep -x containerd >/dev/null`)
+		m.mustRun(ctx, t, nothingInstalled)
 	})
 
 	var taskBefore, pidBefore string
