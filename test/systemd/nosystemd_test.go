@@ -54,6 +54,17 @@ func TestInstallWithoutSystemd(t *testing.T) {
 		m.mustRun(ctx, t, nothingInstalled)
 	})
 
+	t.Run("missing_package_without_a_package_manager", func(t *testing.T) {
+		m.mustRun(ctx, t, "mv /usr/sbin/iptables /usr/sbin/iptables.off && mv /usr/bin/apt-get /usr/bin/apt-get.off")
+		out, err := installSh("FUNCD_BINARY="+inside+"/funcd", "")
+		m.mustRun(ctx, t, "mv /usr/sbin/iptables.off /usr/sbin/iptables && mv /usr/bin/apt-get.off /usr/bin/apt-get")
+		want := "install: error: no apt-get, dnf or pacman to install iptables; install containerd, runc, the CNI plugins"
+		if err == nil || !strings.Contains(out, want) {
+			t.Errorf("install.sh without iptables and a package manager = %v:\n%s\nwant %q", err, out, want)
+		}
+		m.mustRun(ctx, t, nothingInstalled)
+	})
+
 	t.Run("checksum_mismatch_changes_nothing", func(t *testing.T) {
 		out, err := installSh("FUNCD_RELEASE_URL=file://"+release, "")
 		if err == nil {
