@@ -141,10 +141,6 @@ func TestInstallWithoutSystemd(t *testing.T) {
 		if got := taskPID(ctx, t, m); got != taskBefore {
 			t.Errorf("the replica's task pid went from %s to %s over --uninstall", taskBefore, got)
 		}
-		if _, err := m.run(ctx, inside+"/funcd purge --help"); err != nil {
-			// TODO(lead): drop this once `funcd purge` is on main.
-			t.Skip("this funcd has no `purge` command yet; --purge is not checked")
-		}
 		out, err = installSh("FUNCD_BINARY="+inside+"/funcd", "--purge")
 		if err != nil {
 			t.Fatal(err)

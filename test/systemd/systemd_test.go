@@ -239,10 +239,6 @@ test -s /var/lib/funcd/secrets/basic-auth-password && test -f /etc/default/funcd
 		t.Errorf("the replica's task pid went from %s to %s over --uninstall", s.taskPID, got)
 	}
 
-	if _, err := m.run(ctx, inside+"/funcd purge --help"); err != nil {
-		// TODO(lead): drop this once `funcd purge` is on main.
-		t.Skip("this funcd has no `purge` command yet; --purge is not checked")
-	}
 	out = s.installSh(ctx, t, "FUNCD_BINARY="+inside+"/funcd", "--purge")
 	t.Logf("install.sh --purge:\n%s", out)
 	checkPurged(ctx, t, m, true)
