@@ -2,6 +2,7 @@ package systemd
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -123,6 +124,10 @@ func (s *systemdRun) restartUnderLoad(ctx context.Context, t *testing.T) {
 		t.Fatal(err)
 	}
 	report(t, "restart_under_load %v systemctl_restart_ms=%d", res, restart.Milliseconds())
+	if restart > 2*time.Second {
+		journal, _ := m.run(ctx, fmt.Sprintf("journalctl -u funcd --no-pager -q -o short-precise --since=@%d", start.Unix()))
+		t.Logf("systemctl restart took %v; funcd's journal since:\n%s", restart.Round(time.Millisecond), tail(journal, 30))
+	}
 	if res.firstFailure != "" {
 		t.Logf("first failed call: %s", res.firstFailure)
 	}
