@@ -20,10 +20,10 @@ test: ## everything CI runs (root: installs packages, runs e2e)
 unit: ## unit tests only, no root needed
 	$(GO) test -race -short ./...
 
-e2e: ## end-to-end tests only (root)
-	$(GO) test -count=1 -timeout 45m ./test/
+e2e: ## end-to-end tests only (root), test/systemd's nspawn machines included
+	$(GO) test -p 1 -count=1 -timeout 60m ./test/...
 
-demo: ## install what is missing, start funcd and deploy examples/hello (root)
+demo: ## sudo ./install.sh --demo: install funcd as a service and deploy examples/hello (root)
 	./scripts/demo.sh
 
 bench: ## figures against the targets: warm path, memory, cold starts, replicas, queue; ~4 min (root)

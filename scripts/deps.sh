@@ -3,15 +3,16 @@
 # something is missing. Usage: scripts/deps.sh [runtime|test|bench]
 #   runtime: containerd, runc, CNI plugins, iptables (what funcd up needs)
 #   test:    runtime + a registry and an MQTT client for the end-to-end tests,
-#            qemu-user for the arm64/arm unit tests, file and shellcheck
+#            qemu-user for the arm64/arm unit tests, file, the shell linter,
+#            and debootstrap and systemd-nspawn for test/systemd
 #   bench:   test + wrk, the load generator of test/bench
 set -eu
 
 want="containerd runc containernetworking-plugins iptables iproute2 ca-certificates curl"
 case "${1:-runtime}" in
 runtime) ;;
-test) want="$want docker-registry mosquitto-clients qemu-user-static file shellcheck" ;;
-bench) want="$want docker-registry mosquitto-clients qemu-user-static file shellcheck wrk" ;;
+test) want="$want docker-registry mosquitto-clients qemu-user-static file shellcheck debootstrap systemd-container" ;;
+bench) want="$want docker-registry mosquitto-clients qemu-user-static file shellcheck debootstrap systemd-container wrk" ;;
 *) echo "usage: scripts/deps.sh [runtime|test|bench]" >&2; exit 2 ;;
 esac
 
