@@ -128,10 +128,10 @@ func (n *Network) Attach(ctx context.Context, id, netnsPath string) (netip.Addr,
 // Detach releases id's address and removes its interface. netnsPath may be
 // empty when the namespace is already gone; the address is released anyway.
 func (n *Network) Detach(ctx context.Context, id, netnsPath string) error {
-	if netnsPath != "" {
-		if _, err := os.Stat(netnsPath); errors.Is(err, os.ErrNotExist) {
-			netnsPath = ""
-		}
+	if netnsPath != "" && !IsNetNS(netnsPath) {
+		// Gone, or only its file left after a reboot: the plugins then
+		// release the address and their state without entering it.
+		netnsPath = ""
 	}
 	if err := n.cni.Remove(ctx, id, netnsPath); err != nil {
 		return fmt.Errorf("CNI del %s: %w", id, err)

@@ -274,10 +274,7 @@ var purgeChecks = []struct{ what, check string }{
 
 // purgeKnownGaps are purgeChecks that funcd purge does not pass yet, with
 // why: they are logged and reported, not failed.
-// TODO(lead): make funcd purge pass them, then empty this.
-var purgeKnownGaps = map[string]string{
-	"CNI result cache of network funcd": "a replica from before a reboot: its CNI DEL fails on the netns file the reboot unmounted",
-}
+var purgeKnownGaps = map[string]string{}
 
 // checkPurged runs purgeChecks and logs what it checked.
 func checkPurged(ctx context.Context, t *testing.T, m *machine, systemd bool) {
