@@ -99,6 +99,18 @@ detect_arch() {
 	esac
 }
 
+# memory_cgroup warns when the kernel's memory controller is off, as
+# Raspberry Pi OS boots by default: functions with a memory limit could
+# not start, and --memory-budget could not be enforced.
+memory_cgroup() {
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		grep -qw memory /sys/fs/cgroup/cgroup.controllers && return 0
+	elif awk '$1 == "memory" && $4 == 1 { on = 1 } END { exit !on }' /proc/cgroups 2>/dev/null; then
+		return 0
+	fi
+	say "warning: the kernel's memory cgroup is off, so functions with memory limits cannot start; add 'cgroup_enable=memory cgroup_memory=1' to the kernel command line (Raspberry Pi: /boot/firmware/cmdline.txt) and reboot"
+}
+
 # find_go prints the go command, if there is one.
 find_go() {
 	if command -v go >/dev/null 2>&1; then
@@ -377,6 +389,7 @@ do_install() {
 		die "--demo builds examples/hello and needs a funcd checkout with Go" "run ./install.sh --demo from a git checkout, or leave --demo out"
 	fi
 	resolve_binary
+	memory_cgroup
 	install_packages
 	start_containerd
 	ip_forwarding
