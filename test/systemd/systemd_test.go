@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +101,25 @@ func (s *systemdRun) deploy(ctx context.Context, t *testing.T) {
 	deployFunction(ctx, t, s.m)
 	c := gatewayClient(t, s.m)
 	mustAnswer(ctx, t, c, "/", `"body":"ping"`)
+	// The machine is offline (no default route; the image was imported):
+	// the function also goes to zero and cold-starts again.
+	if out, _ := s.m.run(ctx, "ip route show default"); strings.TrimSpace(out) != "" {
+		t.Fatalf("the machine has a default route (%s); the test needs it offline", strings.TrimSpace(out))
+	}
+	if err := c.Scale(ctx, fnName, "", 0); err != nil {
+		t.Fatalf("scale to zero: %v", err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if st, err := c.GetFunction(ctx, fnName, ""); err == nil && st.AvailableReplicas == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the function did not reach zero replicas within a minute")
+		}
+	}
+	coldStart := time.Now()
+	mustAnswer(ctx, t, c, "/", `"body":"ping"`)
+	report(t, "offline_cold_start_ms=%d", time.Since(coldStart).Milliseconds())
 	checkSecret(ctx, t, c)
 	s.taskPID = taskPID(ctx, t, s.m)
 }
@@ -150,6 +170,10 @@ func (s *systemdRun) restartUnderLoad(ctx context.Context, t *testing.T) {
 func (s *systemdRun) kill(ctx context.Context, t *testing.T) {
 	m := s.m
 	before := strings.TrimSpace(m.mustRun(ctx, t, "systemctl show -p MainPID --value funcd"))
+	// A state directory others may read makes the next funcd narrow it
+	// and say so with a warning: the journal must file it as one.
+	m.mustRun(ctx, t, "chmod 0755 /var/lib/funcd")
+	since := strings.TrimSpace(m.mustRun(ctx, t, "date +%s"))
 	m.mustRun(ctx, t, "systemctl kill -s KILL funcd")
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -168,6 +192,12 @@ func (s *systemdRun) kill(ctx context.Context, t *testing.T) {
 	}
 	if n := strings.TrimSpace(m.mustRun(ctx, t, "systemctl show -p NRestarts --value funcd")); n == "0" {
 		t.Errorf("systemd counts no restart of funcd after it was killed")
+	}
+	warnings, _ := m.run(ctx, "journalctl -u funcd -p warning --no-pager -q -o cat --since=@"+since)
+	infos, _ := m.run(ctx, "journalctl -u funcd -p info --no-pager -q -o cat --since=@"+since)
+	if !strings.Contains(warnings, "narrowed it to mode 0700") || strings.Contains(warnings, "level=INFO") ||
+		!strings.Contains(infos, `msg="funcd is up"`) || regexp.MustCompile(`(?m)^<\d>`).MatchString(infos) {
+		t.Errorf("journalctl -p warning shows:\n%s\nwant the warning and no info lines; -p info shows:\n%s", warnings, infos)
 	}
 }
 
