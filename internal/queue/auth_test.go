@@ -206,8 +206,10 @@ func TestOutsideClientsReadNothing(t *testing.T) {
 	if err := q.Events().Flush(); err != nil {
 		t.Fatal(err)
 	}
-	for _, topic := range []string{"funcd/invoke/openfaas-fn/f", "_INBOX/x/y", "$JS/API/STREAM/DELETE/$MQTT_sess"} {
-		d, err := mqtttest.Dial(mqttAddr, "device-2", User, "pw")
+	for i, topic := range []string{"funcd/invoke/openfaas-fn/f", "_INBOX/x/y", "$JS/API/STREAM/DELETE/$MQTT_sess"} {
+		// A client ID each: the broker may still be ending the session of
+		// the one before, and then refuses the same ID.
+		d, err := mqtttest.Dial(mqttAddr, fmt.Sprintf("device-2-%d", i), User, "pw")
 		if err != nil {
 			t.Fatal(err)
 		}
