@@ -156,6 +156,22 @@ func iptables(ctx context.Context, table string, args ...string) error {
 // nothing but jumps among themselves (another CNI user's rules keep them),
 // and the bridge device.
 func RemoveHost(ctx context.Context, bridge string, subnet netip.Prefix) error {
+	errs := []error{
+		RemoveRules(ctx, func(r Rule) bool { return r.Names(bridge, subnet) }),
+		RemoveJumpOnlyChains(ctx, func(_, c string) bool { return c == "CNI-FORWARD" || c == "CNI-ADMIN" }),
+	}
+	if _, err := net.InterfaceByName(bridge); err == nil {
+		if out, err := exec.CommandContext(ctx, "ip", "link", "delete", bridge).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("ip link delete %s: %w: %s", bridge, err, strings.TrimSpace(string(out))))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RemoveRules deletes, in the tables the CNI plugins write to, the rules
+// doomed picks, then the CNI-* chains those rules jumped to once nothing
+// else refers to them (the bridge plugin's per-replica masquerade chains).
+func RemoveRules(ctx context.Context, doomed func(Rule) bool) error {
 	var errs []error
 	for _, table := range iptablesTables {
 		_, rules, err := iptablesSave(ctx, table)
@@ -165,7 +181,7 @@ func RemoveHost(ctx context.Context, bridge string, subnet netip.Prefix) error {
 		}
 		targets := map[string]bool{}
 		for _, r := range rules {
-			if !r.Names(bridge, subnet) {
+			if !doomed(r) {
 				continue
 			}
 			errs = append(errs, iptables(ctx, table, append([]string{"-D", r.Chain}, r.Args...)...))
@@ -174,14 +190,17 @@ func RemoveHost(ctx context.Context, bridge string, subnet netip.Prefix) error {
 			}
 		}
 		errs = append(errs, removeUnreferenced(ctx, table, targets))
-		errs = append(errs, removeChains(ctx, table, func(c string) bool {
-			return c == "CNI-FORWARD" || c == "CNI-ADMIN"
-		}))
 	}
-	if _, err := net.InterfaceByName(bridge); err == nil {
-		if out, err := exec.CommandContext(ctx, "ip", "link", "delete", bridge).CombinedOutput(); err != nil {
-			errs = append(errs, fmt.Errorf("ip link delete %s: %w: %s", bridge, err, strings.TrimSpace(string(out))))
-		}
+	return errors.Join(errs...)
+}
+
+// RemoveJumpOnlyChains deletes, in the tables the CNI plugins write to, the
+// CNI-* chains candidate accepts (given the table) that hold only jumps
+// among themselves, with the jumps to them from elsewhere.
+func RemoveJumpOnlyChains(ctx context.Context, candidate func(table, chain string) bool) error {
+	var errs []error
+	for _, table := range iptablesTables {
+		errs = append(errs, removeChains(ctx, table, func(c string) bool { return candidate(table, c) }))
 	}
 	return errors.Join(errs...)
 }

@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -42,61 +41,10 @@ func IptablesSave(ctx context.Context, table string) (chains []string, rules []R
 	return chains, rules, nil
 }
 
-func iptables(ctx context.Context, table string, args ...string) error {
-	_, err := Run(ctx, append([]string{"iptables", "-w", "-t", table}, args...)...)
-	return err
-}
-
 // removeIptablesRules deletes the rules that match nets, then the CNI-*
-// chains those rules jumped to once nothing else refers to them (the
-// bridge plugin's per-container masquerade chains).
+// chains those rules jumped to once nothing else refers to them.
 func removeIptablesRules(ctx context.Context, nets []Network) error {
-	var errs []error
-	for _, table := range iptablesTables {
-		_, rules, err := IptablesSave(ctx, table)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		targets := map[string]bool{}
-		for _, r := range rules {
-			if !RuleMatches(r, nets) {
-				continue
-			}
-			if err := iptables(ctx, table, append([]string{"-D", r.Chain}, r.Args...)...); err != nil {
-				errs = append(errs, err)
-			}
-			if t := r.Target(); strings.HasPrefix(t, "CNI-") {
-				targets[t] = true
-			}
-		}
-		if len(targets) > 0 {
-			errs = append(errs, deleteUnreferencedChains(ctx, table, targets))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// deleteUnreferencedChains flushes and deletes the candidate chains no rule
-// jumps to any more.
-func deleteUnreferencedChains(ctx context.Context, table string, candidates map[string]bool) error {
-	chains, rules, err := IptablesSave(ctx, table)
-	if err != nil {
-		return err
-	}
-	referenced := map[string]bool{}
-	for _, r := range rules {
-		if !candidates[r.Chain] {
-			referenced[r.Target()] = true
-		}
-	}
-	var errs []error
-	for _, c := range chains {
-		if candidates[c] && !referenced[c] {
-			errs = append(errs, iptables(ctx, table, "-F", c), iptables(ctx, table, "-X", c))
-		}
-	}
-	return errors.Join(errs...)
+	return cni.RemoveRules(ctx, func(r Rule) bool { return RuleMatches(r, nets) })
 }
 
 // saveChains records the chains that exist before the run.
@@ -130,28 +78,5 @@ func removeNewCNIChains(ctx context.Context, beforePath string) error {
 	for _, line := range strings.Split(string(b), "\n") {
 		before[line] = true
 	}
-	var errs []error
-	for _, table := range iptablesTables {
-		chains, rules, err := IptablesSave(ctx, table)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		doomed := cni.JumpOnlyChains(chains, rules, func(c string) bool { return !before[table+" "+c] })
-		if len(doomed) == 0 {
-			continue
-		}
-		for _, r := range rules {
-			if !doomed[r.Chain] && doomed[r.Target()] {
-				errs = append(errs, iptables(ctx, table, append([]string{"-D", r.Chain}, r.Args...)...))
-			}
-		}
-		for c := range doomed {
-			errs = append(errs, iptables(ctx, table, "-F", c))
-		}
-		for c := range doomed {
-			errs = append(errs, iptables(ctx, table, "-X", c))
-		}
-	}
-	return errors.Join(errs...)
+	return cni.RemoveJumpOnlyChains(ctx, func(table, c string) bool { return !before[table+" "+c] })
 }
