@@ -102,12 +102,18 @@ func StartFuncd(ctx context.Context, o FuncdOptions) (*Funcd, error) {
 
 // start runs funcd once more with the same command line and waits for it.
 func (f *Funcd) start(ctx context.Context) error {
+	return f.launch(ctx, "", f.env, nil, f.args)
+}
+
+// launch starts argv (funcd's command line, maybe wrapped) with env and
+// files as descriptors 3, 4, ..., and waits until funcd answers.
+func (f *Funcd) launch(ctx context.Context, how string, env []string, files []*os.File, argv []string) error {
 	f.starts++
-	marker := fmt.Sprintf("=== testenv: start #%d: %s\n", f.starts, strings.Join(f.args, " "))
+	marker := fmt.Sprintf("=== testenv: start #%d%s: %s\n", f.starts, how, strings.Join(f.args, " "))
 	if err := appendFile(f.LogPath, marker); err != nil {
 		return err
 	}
-	p, err := startProcess("funcd", f.LogPath, f.env, nil, f.args...)
+	p, err := startProcess("funcd", f.LogPath, env, files, argv...)
 	if err != nil {
 		return err
 	}
@@ -207,25 +213,8 @@ func (f *Funcd) RestartPassing(ctx context.Context, files []*os.File, names []st
 	if f.proc != nil && !f.proc.Exited() {
 		return errors.New("restart: funcd is still running")
 	}
-	f.starts++
-	marker := fmt.Sprintf("=== testenv: start #%d, passing %v: %s\n", f.starts, names, strings.Join(f.args, " "))
-	if err := appendFile(f.LogPath, marker); err != nil {
-		return err
-	}
 	env := append(slices.Clip(f.env), fmt.Sprintf("LISTEN_FDS=%d", len(files)), "LISTEN_FDNAMES="+strings.Join(names, ":"))
 	// The shell's PID is funcd's after exec.
 	argv := append([]string{"/bin/sh", "-c", `export LISTEN_PID=$$; exec "$@"`, "sh"}, f.args...)
-	p, err := startProcess("funcd", f.LogPath, env, files, argv...)
-	if err != nil {
-		return err
-	}
-	f.proc, f.Cmd = p, p.Cmd
-	err = p.WaitReady(ctx, time.Minute, func(ctx context.Context) error {
-		return HTTPGetOK(ctx, f.URL+"/healthz")
-	})
-	if err != nil {
-		p.Kill()
-		return fmt.Errorf("start funcd: %w", err)
-	}
-	return nil
+	return f.launch(ctx, fmt.Sprintf(", passing %v", names), env, files, argv)
 }
