@@ -42,7 +42,9 @@ func Dial(addr, clientID, user, password string) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{conn: conn}
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	// A server's first MQTT login creates its JetStream streams: seconds
+	// under qemu-user (the arm unit tests) with other packages' tests running.
+	_ = conn.SetDeadline(time.Now().Add(15 * time.Second))
 	// Protocol name, level 4, flags (user, password, clean session),
 	// keep-alive 30 s, then the payload.
 	flags := byte(0x02)
