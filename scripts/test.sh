@@ -28,8 +28,10 @@ echo "== staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 echo "== cross-build (linux amd64, arm64, arm)"
+# Built as make dist builds, so that the tests under qemu and the release
+# build below find every package in the cache.
 for arch in amd64 arm64 arm; do
-	GOOS=linux GOARCH=$arch go build -o /dev/null ./...
+	CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=7 go build -trimpath -o /dev/null ./...
 done
 
 echo "== unit tests"
@@ -38,7 +40,7 @@ go test -race -count=1 -short ./...
 echo "== unit tests for arm64 and arm/v7 under qemu-user (FUNCD_QEMU=1 skips what it cannot run)"
 for target in arm64:qemu-aarch64-static arm:qemu-arm-static; do
 	start=$(date +%s)
-	FUNCD_QEMU=1 GOARCH=${target%%:*} GOARM=7 go test -short -count=1 -exec "${target#*:}" ./...
+	FUNCD_QEMU=1 CGO_ENABLED=0 GOARCH=${target%%:*} GOARM=7 go test -trimpath -short -count=1 -exec "${target#*:}" ./...
 	echo "${target%%:*} under qemu: $(($(date +%s) - start)) s"
 done
 
