@@ -101,6 +101,10 @@ func startServer(cfg Config, maxPayload int32, log *slog.Logger) (*natsServer, e
 		if opts.MQTT.Host, opts.MQTT.Port, err = splitHostPort(cfg.MQTTListen); err != nil {
 			return nil, fmt.Errorf("--mqtt-listen: %w", err)
 		}
+		// The first MQTT login creates the bridge's streams; on a slow SD
+		// card (or under emulation in CI) that outlasts the server's 5 s
+		// default, and the device is hung up on.
+		opts.MQTT.JSAPITimeout = 30 * time.Second
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
