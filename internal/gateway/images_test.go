@@ -361,10 +361,7 @@ func TestImportStreams(t *testing.T) {
 		_, _ = pw.Write(archive[chunk:])
 		pw.Close()
 	}()
-	req, _ := http.NewRequest("POST", srv.URL+"/system/images", pr)
-	req.Header.Set("Content-Type", "application/x-tar")
-	req.SetBasicAuth(creds.User, creds.Password)
-	res, err := srv.Client().Do(req)
+	res, err := uploadArchive(srv, pr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,10 +391,7 @@ func TestImportOutlivesReadTimeout(t *testing.T) {
 		}
 		pw.Close()
 	}()
-	req, _ := http.NewRequest("POST", srv.URL+"/system/images", pr)
-	req.Header.Set("Content-Type", "application/x-tar")
-	req.SetBasicAuth(creds.User, creds.Password)
-	res, err := srv.Client().Do(req)
+	res, err := uploadArchive(srv, pr)
 	if err != nil {
 		t.Fatalf("slow upload: %v", err)
 	}
@@ -518,4 +512,16 @@ func (c *readCounter) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += n
 	return n, err
+}
+
+// uploadArchive streams body to a live server's /system/images as the
+// admin (postArchive serves the handler directly).
+func uploadArchive(srv *httptest.Server, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequest("POST", srv.URL+"/system/images", body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-tar")
+	req.SetBasicAuth(creds.User, creds.Password)
+	return srv.Client().Do(req)
 }
