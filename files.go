@@ -15,12 +15,14 @@ var ComposeFile []byte
 //go:embed prometheus.yml
 var PrometheusConfig []byte
 
-// Shipped lists the files funcd install writes to the state directory,
-// by name.
-var Shipped = []struct {
+// File is a shipped file and the name it has in the state directory.
+type File struct {
 	Name string
 	Data []byte
-}{
+}
+
+// Shipped lists the files funcd install writes to the state directory.
+var Shipped = []File{
 	{"docker-compose.yaml", ComposeFile},
 	{"prometheus.yml", PrometheusConfig},
 }

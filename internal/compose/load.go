@@ -38,6 +38,9 @@ func Load(ctx context.Context, path string, environ []string) (*Project, error) 
 	if root == nil || root.Kind != yaml.MappingNode {
 		return nil, &Error{File: file, Line: lineOfNode(root), Reason: "the file must be a mapping with a services key"}
 	}
+	if n, span := hugePortRange(root); n != nil {
+		return nil, &Error{File: file, Line: n.Line, Reason: fmt.Sprintf("port range %q publishes %d ports; at most %d", n.Value, span, maxPortRange)}
+	}
 	dir := filepath.Dir(file)
 	env, err := environment(dir, environ)
 	if err != nil {

@@ -350,6 +350,7 @@ func TestLoadErrors(t *testing.T) {
 		{"alias merged into itself", "x-a: &a\n  <<: *a\n  image: y\nservices:\n  s:\n    <<: *a\n", 2, "alias *a refers to a node that contains it"},
 		{"alias inside itself", "services:\n  a: &a\n    image: x\n    deploy: *a\n", 4, "alias *a"},
 		{"alias bomb", "x-a: &a [x,x,x,x,x,x,x,x,x,x]\nx-b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nx-c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nx-d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\nx-e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nx-f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\nservices:\n  a:\n    image: x\n    command: *f\n", 0, "excessive aliasing"},
+		{"huge port range", "services:\n  a:\n    image: x\n    ports:\n      - \"9000:9000\"\n      - \"1-65535:1-65535\"\n", 6, "publishes 65535 ports"},
 		{"empty file", "", 0, "must be a mapping"},
 	}
 	for _, tt := range tests {

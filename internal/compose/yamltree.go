@@ -169,3 +169,39 @@ func lineOf(root *yaml.Node, path []string) int {
 	}
 	return line
 }
+
+// maxPortRange bounds the ports one ports entry may publish: compose-go
+// takes seconds to expand "1-65535:1-65535", and no side service needs
+// thousands of published ports.
+const maxPortRange = 1000
+
+var portRange = regexp.MustCompile(`(\d+)-(\d+)`)
+
+// hugePortRange returns the first ports item whose range spans more than
+// maxPortRange ports, and that span.
+func hugePortRange(root *yaml.Node) (*yaml.Node, int) {
+	services, _ := child(root, "services")
+	for _, s := range pairs(services) {
+		ports, _ := child(s.value, "ports")
+		if ports = deref(ports); ports == nil || ports.Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, item := range ports.Content {
+			item = deref(item)
+			if item.Kind == yaml.MappingNode {
+				item, _ = child(item, "published")
+			}
+			if item == nil || item.Kind != yaml.ScalarNode {
+				continue
+			}
+			for _, m := range portRange.FindAllStringSubmatch(item.Value, -1) {
+				lo, _ := strconv.Atoi(m[1])
+				hi, _ := strconv.Atoi(m[2])
+				if hi-lo >= maxPortRange {
+					return item, hi - lo + 1
+				}
+			}
+		}
+	}
+	return nil, 0
+}
