@@ -13,7 +13,11 @@ type Error struct {
 	File   string
 	Line   int // 1-based; 0 when no line can be named
 	Reason string
+	err    error // the cause, for errors.Is (fs.ErrNotExist for a missing file)
 }
+
+// Unwrap returns the cause, such as fs.ErrNotExist when the file is absent.
+func (e *Error) Unwrap() error { return e.err }
 
 func (e *Error) Error() string {
 	if e.Line == 0 {
@@ -27,6 +31,8 @@ var (
 	dottedPath = regexp.MustCompile(`(?:^|[\s'"])((?:services|volumes|networks|configs|secrets|include|name)(?:\.[^\s.:'"]+)*)`)
 	// `service "web" ...` as compose-go's consistency checks say it
 	serviceRef = regexp.MustCompile(`service "([^"]+)"`)
+	// `service "a" refers to undefined volume data: invalid compose project`
+	undefinedVolume = regexp.MustCompile(`undefined volume ([^\s:]+)`)
 	// `additional properties 'foo' not allowed`
 	quotedKey = regexp.MustCompile(`'([^']+)'`)
 )
@@ -42,6 +48,15 @@ func loadError(file string, root *yaml.Node, err error) *Error {
 		path = strings.Split(m[1], ".")
 	} else if m := serviceRef.FindStringSubmatch(reason); m != nil {
 		path = []string{"services", m[1]}
+	}
+	if m := undefinedVolume.FindStringSubmatch(reason); m != nil && len(path) == 2 {
+		// the volumes item naming it, rather than the service
+		volumes, _ := child(root, path[0])
+		volumes, _ = child(volumes, path[1])
+		volumes, _ = child(volumes, "volumes")
+		if line := scalarLine(volumes, m[1], 0); line != 0 {
+			return &Error{File: file, Line: line, Reason: reason}
+		}
 	}
 	if strings.Contains(reason, "additional propert") {
 		if m := quotedKey.FindStringSubmatch(reason); m != nil {

@@ -29,7 +29,7 @@ func Load(ctx context.Context, path string, environ []string) (*Project, error) 
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, &Error{File: file, Reason: readReason(err)}
+		return nil, &Error{File: file, Reason: readReason(err), err: err}
 	}
 	root, err := parseTree(file, data)
 	if err != nil {

@@ -3,6 +3,7 @@ package compose
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -184,6 +185,22 @@ func TestLoadKeys(t *testing.T) {
 	}
 }
 
+// TestLoadTopLevel checks the known top-level keys pass silently and that
+// include: is warned about and not followed.
+func TestLoadTopLevel(t *testing.T) {
+	path := write(t, "version: \"3.8\"\nname: side\nx-note: for tools\ninclude: [other.yaml]\nservices:\n  a:\n    image: x\n", map[string]string{"other.yaml": "services:\n  b:\n    image: y\n"})
+	p, err := Load(context.Background(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Warning{{Key: "include", Line: 4}}; !reflect.DeepEqual(p.Warnings, want) {
+		t.Errorf("Warnings = %+v, want %+v", p.Warnings, want)
+	}
+	if len(p.Services) != 1 || p.Services[0].Name != "a" || p.File != path || p.Dir != filepath.Dir(path) {
+		t.Errorf("Load = %+v, want only service a, File %s", p, path)
+	}
+}
+
 func TestLoadProfilesFromEnviron(t *testing.T) {
 	path := write(t, "services:\n  a:\n    image: x\n  debug:\n    image: y\n    profiles: [debug]\n", nil)
 	p, err := Load(context.Background(), path, []string{"COMPOSE_PROFILES=other, debug"})
@@ -328,7 +345,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown type for a key", "services:\n  a:\n    image: x\n    ports: 80\n", 4, "services.a.ports must be"},
 		{"wrong type deep", "services:\n  a:\n    image: x\n    healthcheck:\n      retries: many\n", 5, "retries"},
 		{"unknown key", "services:\n  a:\n    image: x\n    imgae: y\n", 4, "imgae"},
-		{"undefined volume", "services:\n  a:\n    image: x\n    volumes:\n      - data:/d\n", 2, "undefined volume data"},
+		{"undefined volume", "services:\n  a:\n    image: x\n    volumes:\n      - ./here:/here\n      - data:/d\n", 6, "undefined volume data"},
 		{"port without host port", "services:\n  a:\n    image: x\n    ports:\n      - \"9090:9090\"\n      - \"80\"\n", 6, "port 80/tcp has no host port"},
 		{"bad name", "services:\n  a:\n    image: x\n  Web_1:\n    image: y\n", 4, "DNS label"},
 		{"reserved name", "services:\n  gateway:\n    image: x\n", 2, "is taken"},
@@ -365,6 +382,17 @@ func TestLoadErrors(t *testing.T) {
 				t.Errorf("Load = %q (line %d), want line %d and a reason with %q", err, ce.Line, tt.line, tt.reason)
 			}
 		})
+	}
+}
+
+// TestLoadMissingFile checks a caller can tell "no file" (which funcd up
+// accepts) from a broken one.
+func TestLoadMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "docker-compose.yaml")
+	_, err := Load(context.Background(), path, nil)
+	var ce *Error
+	if !errors.As(err, &ce) || !errors.Is(err, fs.ErrNotExist) || err.Error() != path+": no such file or directory" {
+		t.Errorf("Load(missing) = %v, want a *compose.Error that is fs.ErrNotExist", err)
 	}
 }
 
