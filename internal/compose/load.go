@@ -175,7 +175,11 @@ func (c converter) service(s types.ServiceConfig) (Service, error) {
 			out.Env = append(out.Env, k+"="+*v)
 		}
 	}
-	slices.Sort(out.Env)
+	slices.SortFunc(out.Env, func(a, b string) int { // by key: "A=" before "A1="
+		ka, _, _ := strings.Cut(a, "=")
+		kb, _, _ := strings.Cut(b, "=")
+		return strings.Compare(ka, kb)
+	})
 	if out.Mounts, err = c.mounts(s); err != nil {
 		return Service{}, err
 	}

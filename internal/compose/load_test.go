@@ -91,10 +91,10 @@ func TestLoadKeys(t *testing.T) {
 					t.Errorf("Image = %q, want x:1.2 (environ wins over .env)", s.Image)
 				}
 			}},
-		{"environment list and env_file", "services:\n  a:\n    image: x\n    env_file: vars.env\n    environment:\n      - A=1\n      - B=from-list\n      - PASSED\n",
+		{"environment list and env_file", "services:\n  a:\n    image: x\n    env_file: vars.env\n    environment:\n      - A=1\n      - B=from-list\n      - PASSED\n      - A1=x\n",
 			map[string]string{"vars.env": "B=from-file\nC=3\n"}, []string{"PASSED=yes"},
 			func(t *testing.T, s Service, p *Project) {
-				if want := []string{"A=1", "B=from-list", "C=3", "PASSED=yes"}; !reflect.DeepEqual(s.Env, want) {
+				if want := []string{"A=1", "A1=x", "B=from-list", "C=3", "PASSED=yes"}; !reflect.DeepEqual(s.Env, want) {
 					t.Errorf("Env = %q, want %q", s.Env, want)
 				}
 			}},
