@@ -321,8 +321,8 @@ var (
 
 func alloc(w http.ResponseWriter, r *http.Request) {
 	mib, err := strconv.Atoi(r.URL.Query().Get("mib"))
-	if err != nil || mib < 1 || mib > 4096 {
-		http.Error(w, "mib must be an integer from 1 to 4096", http.StatusBadRequest)
+	if err != nil || mib < 1 || mib > 1024 {
+		http.Error(w, "mib must be an integer from 1 to 1024", http.StatusBadRequest)
 		return
 	}
 	b := make([]byte, mib<<20)
