@@ -204,3 +204,17 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkStats reads this process's own group on the host: the cost of
+// one replica in GET /system/functions or a scrape.
+func BenchmarkStats(b *testing.B) {
+	g, err := Reader{}.Find(uint32(os.Getpid()))
+	if err != nil {
+		b.Skipf("no readable cgroup here: %v", err)
+	}
+	for b.Loop() {
+		if _, err := g.Stats(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
