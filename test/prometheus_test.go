@@ -5,10 +5,20 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/cio"
+	"github.com/containerd/containerd/images"
+	"github.com/containerd/containerd/namespaces"
+	"github.com/containerd/containerd/oci"
+	"github.com/containerd/containerd/remotes/docker"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/funcd/funcd/internal/api"
 	"github.com/funcd/funcd/test/testenv"
@@ -190,4 +200,79 @@ func lookPath(t *testing.T, name string) string {
 		t.Fatalf("%s not found (scripts/deps.sh test installs Debian's prometheus): %v", name, err)
 	}
 	return p
+}
+
+// TestPrometheusImageRuns pushes testenv's image of Debian's prometheus to
+// the test registry, pulls it into containerd and runs it with the image's
+// own entrypoint, user, working directory and arguments plus a listen
+// address (host network, a free loopback port): it must load its libraries,
+// open its TSDB in /prometheus as nobody and answer ready.
+func TestPrometheusImageRuns(t *testing.T) {
+	requireE2E(t)
+	ctx := namespaces.WithNamespace(t.Context(), "e2e-prometheus")
+	ref, err := h.Registry.PushPrometheus(ctx, testenv.PrometheusImageRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := containerdClient(t)
+	resolver := docker.NewResolver(docker.ResolverOptions{
+		Hosts: docker.ConfigureDefaultRegistries(docker.WithPlainHTTP(docker.MatchLocalhost)),
+	})
+	img, err := c.Pull(ctx, ref, containerd.WithPullUnpack, containerd.WithResolver(resolver))
+	if err != nil {
+		t.Fatalf("pull %s: %v", ref, err)
+	}
+	t.Cleanup(func() {
+		if err := c.ImageService().Delete(context.WithoutCancel(ctx), ref, images.SynchronousDelete()); err != nil {
+			t.Errorf("delete image %s: %v", ref, err)
+		}
+	})
+	cf, err := img.Spec(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	args := append(append(cf.Config.Entrypoint, cf.Config.Cmd...), "--web.listen-address="+addr)
+
+	const id = "e2e-prometheus-image"
+	ctr, err := c.NewContainer(ctx, id,
+		containerd.WithNewSnapshot(id, img),
+		containerd.WithNewSpec(oci.WithImageConfig(img), oci.WithProcessArgs(args...),
+			oci.WithHostNamespace(specs.NetworkNamespace)),
+	)
+	if err != nil {
+		t.Fatalf("create container: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := testenv.DeleteContainer(context.WithoutCancel(ctx), ctr); err != nil {
+			t.Errorf("delete container %s: %v", id, err)
+		}
+	})
+	logPath := filepath.Join(t.TempDir(), id+".log")
+	task, err := ctr.NewTask(ctx, cio.LogFile(logPath))
+	if err != nil {
+		t.Fatalf("create task: %v", err)
+	}
+	if err := task.Start(ctx); err != nil {
+		t.Fatalf("start task: %v", err)
+	}
+	ready := func() error { return testenv.HTTPGetOK(ctx, "http://"+addr+"/-/ready") }
+	eventually(t, 30*time.Second, func() error {
+		if err := ready(); err != nil {
+			b, _ := os.ReadFile(logPath)
+			return fmt.Errorf("%v; output:\n%s", err, b)
+		}
+		return nil
+	})
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", task.Pid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(status), "\nUid:\t65534\t65534\t65534\t65534\n") {
+		t.Errorf("prometheus does not run as nobody (65534):\n%s", status)
+	}
+	body, err := scrape("http://" + addr + "/api/v1/status/flags")
+	if err != nil || !strings.Contains(body, `"storage.tsdb.path":"/prometheus"`) || !strings.Contains(body, `"config.file":"/etc/prometheus/prometheus.yml"`) {
+		t.Errorf("GET /api/v1/status/flags = %s, %v; want the image's config file and /prometheus", body, err)
+	}
 }
