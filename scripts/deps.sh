@@ -8,11 +8,15 @@
 #            (with promtool) for the metrics tests
 #   bench:   test + wrk, the load generator of test/bench
 # Installing never starts a daemon (prometheus's package would start one on
-# :9090): apt runs under a policy-rc.d that forbids it.
+# :9090): apt runs under a policy-rc.d that forbids it, and the services of
+# the test-only packages it installs are disabled at boot too (the tests
+# run their own, on free ports).
 set -eu
 
 want="containerd runc containernetworking-plugins iptables iproute2 ca-certificates curl"
 testing="docker-registry mosquitto-clients qemu-user-static file shellcheck debootstrap systemd-container prometheus"
+# Packages whose daemon nothing here wants running (tests start their own).
+test_daemons="prometheus"
 case "${1:-runtime}" in
 runtime) ;;
 test) want="$want $testing" ;;
@@ -47,3 +51,12 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+
+for d in $test_daemons; do
+	case " $missing " in
+	*" $d "*)
+		if command -v systemctl >/dev/null 2>&1; then systemctl disable --quiet "$d.service" 2>/dev/null || true; fi
+		update-rc.d "$d" disable >/dev/null 2>&1 || true
+		;;
+	esac
+done
