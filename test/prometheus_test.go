@@ -258,11 +258,15 @@ func TestPrometheusImageRuns(t *testing.T) {
 	}
 	ready := func() error { return testenv.HTTPGetOK(ctx, "http://"+addr+"/-/ready") }
 	eventually(t, 30*time.Second, func() error {
-		if err := ready(); err != nil {
-			b, _ := os.ReadFile(logPath)
-			return fmt.Errorf("%v; output:\n%s", err, b)
+		err := ready()
+		if err == nil {
+			return nil
 		}
-		return nil
+		b, _ := os.ReadFile(logPath)
+		if st, serr := task.Status(ctx); serr == nil && st.Status == containerd.Stopped {
+			t.Fatalf("prometheus exited with status %d before it was ready; output:\n%s", st.ExitStatus, b)
+		}
+		return fmt.Errorf("%v; output:\n%s", err, b)
 	})
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", task.Pid()))
 	if err != nil {
