@@ -57,6 +57,7 @@ go test -run '^$' -fuzz FuzzRelayParity -fuzztime 50000x ./proxy
 go test -run '^$' -fuzz FuzzReadHead -fuzztime 50000x ./proxy
 go test -run '^$' -fuzz FuzzOpenArchive -fuzztime 50000x ./internal/gateway
 go test -run '^$' -fuzz FuzzParse -fuzztime 50000x ./internal/cgroups
+go test -run '^$' -fuzz FuzzParseLdd -fuzztime 50000x ./internal/imagebuild
 
 echo "== release build (make dist): tarballs, static binaries, SHA256SUMS"
 VERSION=v0.0.0-ci scripts/dist.sh
