@@ -56,7 +56,7 @@ func TestShippedFilesEmbedded(t *testing.T) {
 			t.Errorf("embedded %s differs from the repository's (%v)", f.Name, err)
 		}
 	}
-	for _, want := range []string{"scrape_interval: 15s", `targets: ["gateway:8080"]`} {
+	for _, want := range []string{"scrape_interval: 15s", `targets: ["gateway:8080"]`, "regex: gateway_service_replicas\n        target_label: __name__\n        replacement: gateway_service_count"} {
 		if !bytes.Contains(PrometheusConfig, []byte(want)) {
 			t.Errorf("prometheus.yml lacks %s", want)
 		}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/cgroups"
 	"github.com/funcd/funcd/internal/containerd"
 )
 
@@ -476,6 +477,7 @@ func (h *harness) startWith(mod func(*Config)) *Provider {
 		StopGrace:    time.Second,
 		FunctionPort: uint16(h.rt.port),
 		MaxReplicas:  50,
+		Cgroups:      cgroups.Reader{Root: filepath.Join(h.dir, "host")}, // see usage_test.go
 	}
 	mod(&cfg)
 	p := New(h.rt, h.net, fakeSecrets{"db-pass": "/dev/null"}, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -138,6 +138,9 @@ func (p *Provider) halt(r *replica, grace time.Duration) {
 	for r.inflight.Load() > 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
+	if f := p.get(key{r.ns, r.fn}); f != nil {
+		p.retire(f, r, nil)
+	}
 	p.stopTask(r, grace)
 }
 
@@ -152,6 +155,9 @@ func (p *Provider) supervise(f *function, r *replica, exited <-chan containerd.E
 	go func() {
 		defer p.wg.Done()
 		defer close(r.done)
+		if exited != nil {
+			p.track(f, r)
+		}
 		p.superviseLoop(ctx, f, r, exited, failures)
 	}()
 }
@@ -189,6 +195,7 @@ func (p *Provider) superviseLoop(ctx context.Context, f *function, r *replica, e
 				continue
 			}
 			started = time.Now()
+			p.track(f, r)
 			f.publish()
 			p.log.Info("replica restarted", "replica", r.id, "pid", r.pid.Load())
 			if p.cfg.Events != nil {
@@ -205,6 +212,7 @@ func (p *Provider) superviseLoop(ctx context.Context, f *function, r *replica, e
 			}
 			r.ready.Store(false)
 			f.publish()
+			p.retire(f, r, &e) // before the next boot deletes the task and its group
 			if time.Since(started) > time.Minute {
 				failures = 0
 			}

@@ -1,7 +1,7 @@
 package provider
 
 // Replicas returns the desired replica count of every function, keyed by
-// "NAME.NS", for the gateway_service_count metric.
+// "NAME.NS", for the gateway_service_replicas metric.
 func (p *Provider) Replicas() map[string]uint64 {
 	p.mu.RLock()
 	fns := make(map[key]*function, len(p.fns))

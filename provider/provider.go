@@ -24,6 +24,7 @@ import (
 
 	"github.com/funcd/funcd/cni"
 	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/cgroups"
 	"github.com/funcd/funcd/internal/containerd"
 )
 
@@ -102,6 +103,7 @@ type Config struct {
 	MaxReplicas    uint64         // most replicas of one function (labels, scaling, autoscaling); 0 for no cap
 	PullPolicy     api.PullPolicy // when deploys ask a registry; com.funcd.pull-policy overrides it
 	Events         Events         // told of cold starts, scaling and restarts; may be nil
+	Cgroups        cgroups.Reader // where replicas' usage is read (see usage.go)
 }
 
 // Events receives notable moments in functions' lives, for metrics. fn is
@@ -162,6 +164,9 @@ type function struct {
 	rec      record
 	replicas []*replica
 	parked   []*replica // at zero: container, snapshot, netns and address kept, no task
+
+	costMu sync.Mutex // guards cost and its replicas' cost (usage.go)
+	cost   functionCost
 }
 
 func (f *function) snapshot() (record, []*replica) {

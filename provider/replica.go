@@ -46,6 +46,8 @@ type replica struct {
 
 	pid atomic.Uint32
 
+	cost replicaCost // what its current task uses; its function's costMu guards it
+
 	remade int // times its vanished container was made again; its supervisor's own
 
 	cancel context.CancelFunc // ends supervision

@@ -24,7 +24,7 @@ func TestMetrics(t *testing.T) {
 	want := []string{
 		`gateway_function_invocation_total{code="200",function_name="counted.openfaas-fn"} 1`,
 		`gateway_functions_seconds_count{code="200",function_name="counted.openfaas-fn"} 1`,
-		`gateway_service_count{function_name="counted.openfaas-fn"} 1`,
+		`gateway_service_replicas{function_name="counted.openfaas-fn"} 1`,
 	}
 	// The relay records an invocation just after its answer has left.
 	eventually(t, 5*time.Second, func() error {

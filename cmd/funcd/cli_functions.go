@@ -21,8 +21,9 @@ func cliList(ctx context.Context, env cliEnv, args []string) error {
 	fs := cliFlagSet("list", "[flags]", "List deployed functions.")
 	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
 	var verbose bool
-	fs.BoolVar(&verbose, "verbose", false, "also show namespace and creation time")
+	fs.BoolVar(&verbose, "verbose", false, "also show memory and CPU in use, namespace and creation time")
 	fs.BoolVar(&verbose, "v", false, "shorthand for --verbose")
+	fs.BoolVar(&verbose, "usage", false, "same as --verbose")
 	_, c, err := cliStart(fs, env, args, gateway, 0, 0, "no arguments")
 	if err != nil {
 		return err
@@ -41,7 +42,7 @@ func cliWriteList(w io.Writer, fns []api.FunctionStatus, verbose bool) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	header := "NAME\tINVOCATIONS\tREPLICAS\tIMAGE"
 	if verbose {
-		header += "\tNAMESPACE\tCREATED"
+		header += "\tMEMORY\tCPU\tNAMESPACE\tCREATED"
 	}
 	fmt.Fprintln(tw, header)
 	for _, fn := range fns {
@@ -49,7 +50,8 @@ func cliWriteList(w io.Writer, fns []api.FunctionStatus, verbose bool) error {
 			strconv.FormatFloat(fn.InvocationCount, 'f', -1, 64),
 			fn.AvailableReplicas, fn.Replicas, fn.Image)
 		if verbose {
-			line += "\t" + cliOrDash(fn.Namespace) + "\t" + cliTime(fn.CreatedAt)
+			mem, cpu := cliUsage(fn.Usage)
+			line += "\t" + mem + "\t" + cpu + "\t" + cliOrDash(fn.Namespace) + "\t" + cliTime(fn.CreatedAt)
 		}
 		fmt.Fprintln(tw, line)
 	}
@@ -82,6 +84,7 @@ func cliWriteDescription(w io.Writer, fn api.FunctionStatus, url string) error {
 	if fn.AvailableReplicas > 0 {
 		status = "Ready"
 	}
+	mem, cpu := cliUsage(fn.Usage)
 	tw := tabwriter.NewWriter(w, 0, 8, 1, ' ', 0)
 	rows := [][2]string{
 		{"Name", fn.Name},
@@ -93,6 +96,9 @@ func cliWriteDescription(w io.Writer, fn api.FunctionStatus, url string) error {
 		{"Function Process", cliOrDash(fn.EnvProcess)},
 		{"URL", url},
 		{"Created", cliTime(fn.CreatedAt)},
+		{"Invocations", strconv.FormatFloat(fn.InvocationCount, 'f', -1, 64)},
+		{"Memory", mem},
+		{"CPU", cpu},
 		{"Read-only Root", strconv.FormatBool(fn.ReadOnlyRootFilesystem)},
 		{"Limits", cliResources(fn.Limits)},
 		{"Requests", cliResources(fn.Requests)},
@@ -205,4 +211,13 @@ func cliOrDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// cliUsage formats what a function's replicas use: memory in MiB, CPU in
+// millicores as kubectl top writes them ("15m"); dashes when none runs.
+func cliUsage(u *api.FunctionUsage) (memory, cpu string) {
+	if u == nil {
+		return "-", "-"
+	}
+	return fmt.Sprintf("%.1f MiB", u.TotalMemoryBytes/(1<<20)), fmt.Sprintf("%.0fm", u.CPU)
 }

@@ -193,7 +193,7 @@ func TestDeployErrors(t *testing.T) {
 
 func TestLoginThenList(t *testing.T) {
 	g := newFakeGateway(t, map[string]fakeResponse{
-		"GET /system/functions": {200, `[{"name":"figlet","image":"ghcr.io/openfaas/figlet","invocationCount":42,"replicas":1,"availableReplicas":1},{"name":"env","image":"ghcr.io/openfaas/alpine","createdAt":"2024-01-02T03:04:05Z"}]`},
+		"GET /system/functions": {200, `[{"name":"figlet","image":"ghcr.io/openfaas/figlet","invocationCount":42,"replicas":1,"availableReplicas":1,"usage":{"cpu":15.2,"totalMemoryBytes":13107200}},{"name":"env","image":"ghcr.io/openfaas/alpine","createdAt":"2024-01-02T03:04:05Z"}]`},
 	})
 	g.user, g.pass = "admin", "pa:ss"
 	cfg := t.TempDir()
@@ -224,6 +224,18 @@ func TestLoginThenList(t *testing.T) {
 		"figlet  42           1/1       ghcr.io/openfaas/figlet\n"
 	if stdout != want {
 		t.Errorf("list output =\n%s\nwant\n%s", stdout, want)
+	}
+	for _, flag := range []string{"-v", "--usage"} {
+		stdout, _, err = runCLI(t, vars, "", "list", flag)
+		if err != nil {
+			t.Fatalf("list %s = %v", flag, err)
+		}
+		want = "NAME    INVOCATIONS  REPLICAS  IMAGE                    MEMORY    CPU  NAMESPACE  CREATED\n" +
+			"env     0            0/0       ghcr.io/openfaas/alpine  -         -    -          2024-01-02T03:04:05Z\n" +
+			"figlet  42           1/1       ghcr.io/openfaas/figlet  12.5 MiB  15m  -          -\n"
+		if stdout != want {
+			t.Errorf("list %s output =\n%s\nwant\n%s", flag, stdout, want)
+		}
 	}
 }
 
@@ -258,7 +270,7 @@ func TestInvoke(t *testing.T) {
 
 func TestDescribe(t *testing.T) {
 	g := newFakeGateway(t, map[string]fakeResponse{
-		"GET /system/function/figlet": {200, `{"name":"figlet","image":"img","namespace":"dev","envProcess":"figlet","replicas":1,"availableReplicas":1,"labels":{"b":"2","a":"1"},"envVars":{"K":"V"},"secrets":["s"],"createdAt":"2024-01-02T03:04:05Z"}`},
+		"GET /system/function/figlet": {200, `{"name":"figlet","image":"img","namespace":"dev","envProcess":"figlet","replicas":1,"availableReplicas":1,"invocationCount":3,"usage":{"cpu":250,"totalMemoryBytes":73400320},"labels":{"b":"2","a":"1"},"envVars":{"K":"V"},"secrets":["s"],"createdAt":"2024-01-02T03:04:05Z"}`},
 		"GET /system/function/cold":   {200, `{"name":"cold","image":"img","replicas":1}`},
 	})
 	vars := map[string]string{"OPENFAAS_URL": g.URL}
@@ -268,8 +280,9 @@ func TestDescribe(t *testing.T) {
 		wantErr string
 	}{
 		{[]string{"figlet", "-n", "dev"}, []string{"Status:             Ready\n", "URL:                " + g.URL + "/function/figlet.dev\n",
-			"Labels:             a=1\n                    b=2\n", "Environment:        K=V\n", "Secrets:            s\n", "Created:            2024-01-02T03:04:05Z\n"}, ""},
-		{[]string{"cold"}, []string{"Status:             Not Ready\n", "Annotations:        -\n"}, ""},
+			"Labels:             a=1\n                    b=2\n", "Environment:        K=V\n", "Secrets:            s\n", "Created:            2024-01-02T03:04:05Z\n",
+			"Invocations:        3\n", "Memory:             70.0 MiB\n", "CPU:                250m\n"}, ""},
+		{[]string{"cold"}, []string{"Status:             Not Ready\n", "Memory:             -\n", "CPU:                -\n", "Annotations:        -\n"}, ""},
 		{[]string{"nope"}, nil, "no such function: nope"},
 	}
 	for _, tt := range tests {

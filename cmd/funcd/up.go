@@ -126,7 +126,7 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 			{Source: files.Hosts, Destination: "/etc/hosts"},
 		},
 	}, log.With("component", "provider"))
-	reg.MustRegister(metrics.NewServiceCount(prov))
+	reg.MustRegister(metrics.NewServiceCount(prov), metrics.NewCosts(prov))
 	if err := prov.Restore(ctx); err != nil {
 		return err
 	}
@@ -173,6 +173,7 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 
 	gw := gateway.New(prov, invoke, gateway.Config{Credentials: creds, Version: release, Secrets: secretStore, SecretUsers: prov,
 		Logs: logs.NewStore(filepath.Join(cfg.StateDir, "logs")), Namespaces: prov,
+		Invocations: m, Usage: prov,
 		Queue: q, ServedBy: servedBy, Validate: validateDeployment, Images: prov, MaxImageSize: cfg.MaxImageSize,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})}, log.With("component", "gateway"))
 

@@ -55,6 +55,7 @@ type FunctionStatus struct {
 	Replicas               uint64             `json:"replicas,omitempty"`
 	AvailableReplicas      uint64             `json:"availableReplicas,omitempty"`
 	CreatedAt              time.Time          `json:"createdAt"`
+	Usage                  *FunctionUsage     `json:"usage,omitempty"` // nil when no replica runs
 }
 
 // ScaleServiceRequest is the body of POST /system/scale-function/{name}.

@@ -57,6 +57,8 @@ type Config struct {
 	Metrics     http.Handler // serves GET /metrics, without auth, when set
 	Queue       Queue        // serves /async-function and /system/queue when set
 	Images      Images       // serves /system/images when set
+	Invocations Invocations  // fills invocationCount when set
+	Usage       Usage        // fills usage when set
 	// MaxImageSize caps an image archive POSTed to /system/images, and the
 	// tar it decompresses to (bytes; must be positive with Images).
 	MaxImageSize int64
@@ -159,15 +161,18 @@ func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (g *Gateway) list(w http.ResponseWriter, r *http.Request) {
-	fns := g.fns.List(namespace(r.URL.Query().Get("namespace")))
+	ns := namespace(r.URL.Query().Get("namespace"))
+	fns := g.fns.List(ns)
 	if fns == nil {
 		fns = []api.FunctionStatus{} // "[]", never null: faas-cli login relies on it
 	}
+	g.addUsage(fns, ns)
 	writeJSON(w, http.StatusOK, fns)
 }
 
 func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
-	st, err := g.fns.Status(r.PathValue("name"), namespace(r.URL.Query().Get("namespace")))
+	ns := namespace(r.URL.Query().Get("namespace"))
+	st, err := g.fns.Status(r.PathValue("name"), ns)
 	if errors.Is(err, provider.ErrNotFound) {
 		w.WriteHeader(http.StatusNotFound) // empty body, as faas-cli expects
 		return
@@ -176,7 +181,9 @@ func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	one := []api.FunctionStatus{st}
+	g.addUsage(one, ns)
+	writeJSON(w, http.StatusOK, one[0])
 }
 
 func (g *Gateway) deploy(w http.ResponseWriter, r *http.Request) { g.apply(w, r, g.fns.Deploy) }

@@ -1,8 +1,10 @@
-// Package imagebuild packs a static binary into a single-layer OCI image and
+// Package imagebuild packs a binary into a single-layer OCI image and
 // publishes it to a registry, a docker-archive tarball or an OCI archive.
 // It exists for the end-to-end tests, the benchmarks and cmd/mkimage, which
 // build function images from Go sources in this repository instead of
-// pulling them from the internet.
+// pulling them from the internet. A dynamically linked binary of this
+// machine (Debian's prometheus) goes in with the shared libraries ldd finds
+// (HostBinary).
 //
 // It must not import other funcd packages.
 package imagebuild
@@ -42,9 +44,22 @@ type Config struct {
 	// ExposedPort is the TCP port recorded in the image config; 0 means
 	// DefaultPort.
 	ExposedPort int
+	// Cmd holds the default arguments to the entrypoint, which a
+	// container's command replaces (as an image's CMD).
+	Cmd []string
+	// WorkingDir is the image's working directory; empty means "/".
+	WorkingDir string
 	// Files are extra regular files (absolute path → content, mode 0644)
 	// added to the layer.
 	Files map[string][]byte
+	// HostFiles are files of this machine copied into the layer (absolute
+	// path in the image → path here), keeping their permission bits:
+	// shared libraries, for instance.
+	HostFiles map[string]string
+	// WritableDirs are empty directories (absolute paths) owned by User,
+	// which must then be numeric ("UID" or "UID:GID"), so that a non-root
+	// image can write its data there.
+	WritableDirs []string
 }
 
 // epoch is the timestamp of every file and of the image, so the same inputs
@@ -63,16 +78,35 @@ func Build(binaryPath string, cfg Config) (v1.Image, error) {
 		return nil, fmt.Errorf("build image: %w", err)
 	}
 	files := map[string]fileEntry{path.Clean(cfg.Entrypoint): {data: bin, mode: 0o755}}
-	for p, data := range cfg.Files {
+	add := func(p string, f fileEntry) error {
 		if !path.IsAbs(p) {
-			return nil, fmt.Errorf("build image: file path %q is not absolute", p)
+			return fmt.Errorf("build image: file path %q is not absolute", p)
 		}
 		if _, dup := files[path.Clean(p)]; dup {
-			return nil, fmt.Errorf("build image: file %q given twice", p)
+			return fmt.Errorf("build image: file %q given twice", p)
 		}
-		files[path.Clean(p)] = fileEntry{data: data, mode: 0o644}
+		files[path.Clean(p)] = f
+		return nil
 	}
-	layerTar, err := tarFiles(files)
+	for p, data := range cfg.Files {
+		if err := add(p, fileEntry{data: data, mode: 0o644}); err != nil {
+			return nil, err
+		}
+	}
+	for p, host := range cfg.HostFiles {
+		f, err := readHostFile(host)
+		if err != nil {
+			return nil, fmt.Errorf("build image: %w", err)
+		}
+		if err := add(p, f); err != nil {
+			return nil, err
+		}
+	}
+	dirs, err := writableDirs(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("build image: %w", err)
+	}
+	layerTar, err := tarFiles(files, dirs)
 	if err != nil {
 		return nil, fmt.Errorf("build image: %w", err)
 	}
@@ -113,11 +147,16 @@ func imageConfig(cfg Config) v1.Config {
 	if port == 0 {
 		port = DefaultPort
 	}
+	wd := cfg.WorkingDir
+	if wd == "" {
+		wd = "/"
+	}
 	return v1.Config{
 		Entrypoint:   []string{path.Clean(cfg.Entrypoint)},
+		Cmd:          append([]string(nil), cfg.Cmd...),
 		Env:          append([]string(nil), cfg.Env...),
 		User:         cfg.User,
-		WorkingDir:   "/",
+		WorkingDir:   wd,
 		ExposedPorts: map[string]struct{}{strconv.Itoa(port) + "/tcp": {}},
 	}
 }
@@ -147,20 +186,79 @@ func binaryPlatform(binaryPath string) v1.Platform {
 }
 
 type fileEntry struct {
-	data []byte
-	mode int64
+	data     []byte
+	mode     int64
+	uid, gid int // of directories
 }
 
-// tarFiles writes files, their parent directories and /tmp as an
-// uncompressed tar with fixed owners and timestamps.
-func tarFiles(files map[string]fileEntry) ([]byte, error) {
-	dirs := map[string]int64{"/tmp": 0o1777}
-	for p := range files {
+// readHostFile reads a file of this machine, following symbolic links, and
+// keeps its permission bits.
+func readHostFile(p string) (fileEntry, error) {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return fileEntry{}, err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return fileEntry{}, err
+	}
+	return fileEntry{data: data, mode: int64(fi.Mode().Perm())}, nil
+}
+
+// writableDirs returns cfg.WritableDirs owned by cfg.User, mode 0755.
+func writableDirs(cfg Config) (map[string]fileEntry, error) {
+	dirs := map[string]fileEntry{}
+	if len(cfg.WritableDirs) == 0 {
+		return dirs, nil
+	}
+	uid, gid, err := numericUser(cfg.User)
+	if err != nil {
+		return nil, fmt.Errorf("writable directories need a numeric user: %w", err)
+	}
+	for _, d := range cfg.WritableDirs {
+		if !path.IsAbs(d) || path.Clean(d) == "/" {
+			return nil, fmt.Errorf("writable directory %q is not an absolute path below /", d)
+		}
+		dirs[path.Clean(d)] = fileEntry{mode: 0o755, uid: uid, gid: gid}
+	}
+	return dirs, nil
+}
+
+// numericUser parses "UID" or "UID:GID"; a lone UID is also the GID.
+func numericUser(user string) (uid, gid int, err error) {
+	u, g, hasGroup := strings.Cut(user, ":")
+	if uid, err = strconv.Atoi(u); err != nil || uid < 0 {
+		return 0, 0, fmt.Errorf("user %q is not UID or UID:GID", user)
+	}
+	if !hasGroup {
+		return uid, uid, nil
+	}
+	if gid, err = strconv.Atoi(g); err != nil || gid < 0 {
+		return 0, 0, fmt.Errorf("user %q is not UID or UID:GID", user)
+	}
+	return uid, gid, nil
+}
+
+// tarFiles writes files, the directories in owned, the parent directories
+// of both and /tmp as an uncompressed tar with fixed timestamps; files and
+// the directories not in owned belong to root.
+func tarFiles(files, owned map[string]fileEntry) ([]byte, error) {
+	dirs := map[string]fileEntry{"/tmp": {mode: 0o1777}}
+	for d, e := range owned {
+		dirs[d] = e
+	}
+	parents := func(p string) {
 		for d := path.Dir(p); d != "/"; d = path.Dir(d) {
 			if _, ok := dirs[d]; !ok {
-				dirs[d] = 0o755
+				dirs[d] = fileEntry{mode: 0o755}
 			}
 		}
+	}
+	for p := range files {
+		parents(p)
+	}
+	for d := range owned {
+		parents(d)
 	}
 	names := make([]string, 0, len(dirs)+len(files))
 	for d := range dirs {
@@ -178,8 +276,8 @@ func tarFiles(files map[string]fileEntry) ([]byte, error) {
 	tw := tar.NewWriter(&buf)
 	for _, n := range names {
 		hdr := &tar.Header{Name: strings.TrimPrefix(n, "/"), ModTime: epoch, Format: tar.FormatPAX}
-		if mode, isDir := dirs[n]; isDir {
-			hdr.Typeflag, hdr.Name, hdr.Mode = tar.TypeDir, hdr.Name+"/", mode
+		if d, isDir := dirs[n]; isDir {
+			hdr.Typeflag, hdr.Name, hdr.Mode, hdr.Uid, hdr.Gid = tar.TypeDir, hdr.Name+"/", d.mode, d.uid, d.gid
 		} else {
 			f := files[n]
 			hdr.Typeflag, hdr.Mode, hdr.Size = tar.TypeReg, f.mode, int64(len(f.data))

@@ -166,6 +166,15 @@ func TestBuildRejects(t *testing.T) {
 		{"relative file", bin, Config{Entrypoint: "/fn", Files: map[string][]byte{"etc/x": nil}}},
 		{"file over entrypoint", bin, Config{Entrypoint: "/fn", Files: map[string][]byte{"/fn": nil}}},
 		{"file is a directory", bin, Config{Entrypoint: "/fn", Files: map[string][]byte{"/tmp": nil}}},
+		{"missing host file", bin, Config{Entrypoint: "/fn", HostFiles: map[string]string{"/lib/x": filepath.Join(t.TempDir(), "nope")}}},
+		{"host file over entrypoint", bin, Config{Entrypoint: "/fn", HostFiles: map[string]string{"/fn": bin}}},
+		{"relative host file", bin, Config{Entrypoint: "/fn", HostFiles: map[string]string{"lib/x": bin}}},
+		{"writable dir without user", bin, Config{Entrypoint: "/fn", WritableDirs: []string{"/data"}}},
+		{"writable dir, user by name", bin, Config{Entrypoint: "/fn", User: "nobody", WritableDirs: []string{"/data"}}},
+		{"writable dir, bad group", bin, Config{Entrypoint: "/fn", User: "65534:x", WritableDirs: []string{"/data"}}},
+		{"relative writable dir", bin, Config{Entrypoint: "/fn", User: "1", WritableDirs: []string{"data"}}},
+		{"writable root", bin, Config{Entrypoint: "/fn", User: "1", WritableDirs: []string{"/"}}},
+		{"writable dir is a file", bin, Config{Entrypoint: "/fn", User: "1", WritableDirs: []string{"/fn"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,5 +182,62 @@ func TestBuildRejects(t *testing.T) {
 				t.Errorf("Build(%q, %+v) = nil error, want an error", tt.bin, tt.cfg)
 			}
 		})
+	}
+}
+
+// TestBuildHostFilesAndDirs builds an image shaped like upstream's
+// prom/prometheus: arguments as Cmd, a working directory, host files that
+// keep their modes, and a data directory the image's user owns.
+func TestBuildHostFilesAndDirs(t *testing.T) {
+	bin := writeFakeBinary(t, "prometheus")
+	lib := filepath.Join(t.TempDir(), "libc.so.6")
+	if err := os.WriteFile(lib, []byte("libc"), 0o751); err != nil {
+		t.Fatal(err)
+	}
+	img, err := Build(bin, Config{
+		Entrypoint:   "/bin/prometheus",
+		Cmd:          []string{"--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"},
+		WorkingDir:   "/prometheus",
+		User:         "65534:65533",
+		HostFiles:    map[string]string{"/lib/x86_64-linux-gnu/libc.so.6": lib},
+		WritableDirs: []string{"/prometheus", "/var/lib/x/"},
+	})
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	tests := []struct {
+		name     string
+		typ      byte
+		mode     int64
+		uid, gid int
+	}{
+		{"lib/x86_64-linux-gnu/libc.so.6", tar.TypeReg, 0o751, 0, 0},
+		{"lib/x86_64-linux-gnu/", tar.TypeDir, 0o755, 0, 0},
+		{"prometheus/", tar.TypeDir, 0o755, 65534, 65533},
+		{"var/lib/x/", tar.TypeDir, 0o755, 65534, 65533},
+		{"var/lib/", tar.TypeDir, 0o755, 0, 0},
+		{"bin/prometheus", tar.TypeReg, 0o755, 0, 0},
+	}
+	files := layerFiles(t, img)
+	for _, tt := range tests {
+		hdr, ok := files[tt.name]
+		if !ok {
+			t.Errorf("layer lacks %s; has %v", tt.name, files)
+			continue
+		}
+		if hdr.Typeflag != tt.typ || hdr.Mode != tt.mode || hdr.Uid != tt.uid || hdr.Gid != tt.gid {
+			t.Errorf("%s: type %c mode %o owner %d:%d, want type %c mode %o owner %d:%d",
+				tt.name, hdr.Typeflag, hdr.Mode, hdr.Uid, hdr.Gid, tt.typ, tt.mode, tt.uid, tt.gid)
+		}
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"}; !reflect.DeepEqual(cf.Config.Cmd, want) {
+		t.Errorf("Cmd = %q, want %q", cf.Config.Cmd, want)
+	}
+	if cf.Config.WorkingDir != "/prometheus" {
+		t.Errorf("WorkingDir = %q, want /prometheus", cf.Config.WorkingDir)
 	}
 }

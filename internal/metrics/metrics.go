@@ -1,9 +1,11 @@
 // Package metrics defines funcd's Prometheus metrics: the OpenFaaS gateway
-// ones (gateway_function_invocation_total, gateway_functions_seconds,
-// gateway_service_count) that dashboards and autoscaling rules expect, and
-// funcd's own (funcd_cold_start_seconds, funcd_scale_events_total,
-// funcd_replica_restarts_total). Everything is registered on the registry
-// passed in; there is no global state.
+// ones (gateway_function_invocation_total, gateway_functions_seconds) that
+// dashboards and autoscaling rules expect, gateway_service_replicas
+// (OpenFaaS's gateway_service_count under a name that follows Prometheus's
+// conventions; see ServiceCount), and funcd's own (funcd_cold_start_seconds,
+// funcd_scale_events_total, funcd_replica_restarts_total). Every name passes
+// `promtool check metrics`. Everything is registered on the registry passed
+// in; there is no global state.
 //
 // It implements the hooks the proxy (Invocation) and the provider (Events)
 // call, and must not import either: it declares the little it reads from

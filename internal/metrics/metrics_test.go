@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 )
 
 type fakeReplicas map[string]uint64
@@ -89,23 +90,23 @@ func TestServiceCount(t *testing.T) {
 	src := fakeReplicas{"figlet.openfaas-fn": 2, "env.dev": 0}
 	reg.MustRegister(NewServiceCount(src))
 	want := `
-# HELP gateway_service_count Desired replicas of each function.
-# TYPE gateway_service_count gauge
-gateway_service_count{function_name="env.dev"} 0
-gateway_service_count{function_name="figlet.openfaas-fn"} 2
+# HELP gateway_service_replicas Desired replicas of each function.
+# TYPE gateway_service_replicas gauge
+gateway_service_replicas{function_name="env.dev"} 0
+gateway_service_replicas{function_name="figlet.openfaas-fn"} 2
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gateway_service_count"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gateway_service_replicas"); err != nil {
 		t.Error(err)
 	}
 	// Read at scrape time: a change shows at the next scrape.
 	src["figlet.openfaas-fn"] = 5
 	delete(src, "env.dev")
 	want = `
-# HELP gateway_service_count Desired replicas of each function.
-# TYPE gateway_service_count gauge
-gateway_service_count{function_name="figlet.openfaas-fn"} 5
+# HELP gateway_service_replicas Desired replicas of each function.
+# TYPE gateway_service_replicas gauge
+gateway_service_replicas{function_name="figlet.openfaas-fn"} 5
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gateway_service_count"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gateway_service_replicas"); err != nil {
 		t.Error(err)
 	}
 }
@@ -151,4 +152,32 @@ func BenchmarkInvocation(b *testing.B) {
 			m.Invocation("figlet", "openfaas-fn", 200, time.Millisecond)
 		}
 	})
+}
+
+// TestNamesFollowConventions lints every metric of this package, each with
+// a child, with the linter `promtool check metrics` runs (the e2e test
+// TestMetricsPromtool runs promtool itself over a live funcd).
+func TestNamesFollowConventions(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg)
+	reg.MustRegister(NewServiceCount(fakeReplicas{"figlet.openfaas-fn": 1}))
+	m.Invocation("figlet", "openfaas-fn", 200, time.Millisecond)
+	m.ColdStart("figlet.openfaas-fn", time.Second)
+	m.ScaleEvent("figlet.openfaas-fn", "up")
+	m.Restart("figlet.openfaas-fn")
+
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mfs) != 6 {
+		t.Errorf("Gather returned %d metric families, want 6: give every new metric a child here", len(mfs))
+	}
+	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
 }

@@ -8,8 +8,14 @@ type ReplicaSource interface {
 	Replicas() map[string]uint64
 }
 
-// ServiceCount is a collector reporting gateway_service_count, read from
-// the provider at scrape time: it costs nothing between scrapes.
+// ServiceCount is a collector reporting gateway_service_replicas, read
+// from the provider at scrape time: it costs nothing between scrapes.
+//
+// OpenFaaS's gateway calls this gauge gateway_service_count, a name
+// Prometheus's conventions reserve for a histogram's or summary's sample
+// count (promtool check metrics rejects it). funcd serves the conventional
+// name; a metric_relabel_configs rule in the scrape config (README, the
+// shipped prometheus.yml) gives dashboards the OpenFaaS one back.
 type ServiceCount struct {
 	src  ReplicaSource
 	desc *prometheus.Desc
@@ -20,7 +26,7 @@ type ServiceCount struct {
 func NewServiceCount(src ReplicaSource) *ServiceCount {
 	return &ServiceCount{
 		src: src,
-		desc: prometheus.NewDesc("gateway_service_count",
+		desc: prometheus.NewDesc("gateway_service_replicas",
 			"Desired replicas of each function.", []string{"function_name"}, nil),
 	}
 }

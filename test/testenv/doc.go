@@ -27,6 +27,9 @@
 //
 // The pieces are usable alone too: StartContainerd, StartRegistry,
 // BuildFuncd, StartFuncd, CleanRunDir, RemoveNetworks, StartProcess, Poll.
+// StartPrometheus runs Debian's prometheus against targets of the caller's
+// choosing; PrometheusImage (Registry.PushPrometheus) packs it as an image
+// shaped like upstream's prom/prometheus for containers.
 //
 // It needs root, Linux, containerd 1.6, runc, the CNI plugins, iptables,
 // ip and docker-registry (MissingPrerequisite says what is missing). It

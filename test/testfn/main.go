@@ -16,6 +16,8 @@
 //	/flaky?fail=N        503 for the first N calls with one X-Call-Id, then 200
 //	/latency             body: a Unix time in ns; remember now minus it;
 //	                     /latencies lists them (ns) and forgets them
+//	/alloc?mib=N         allocate N MiB more, write every page, and keep it
+//	/spin?ms=N           keep one CPU busy for N milliseconds
 //
 // With env ROOT_PATH=/record (or any path above), / is served as that path:
 // triggers invoke /.
@@ -73,6 +75,8 @@ func main() {
 	mux.HandleFunc("/latency", rec.latency)
 	mux.HandleFunc("/latencies", rec.listLatencies)
 	mux.HandleFunc("/status", status)
+	mux.HandleFunc("/alloc", alloc)
+	mux.HandleFunc("/spin", spin)
 	mux.HandleFunc("/exit", func(w http.ResponseWriter, r *http.Request) {
 		code, err := strconv.Atoi(r.URL.Query().Get("code"))
 		if err != nil {
@@ -307,4 +311,43 @@ func (rc *recorder) listLatencies(w http.ResponseWriter, _ *http.Request) {
 	rc.latencies = nil
 	rc.mu.Unlock()
 	writeJSON(w, append([]int64{}, l...))
+}
+
+// kept holds what /alloc allocated, so the memory stays in use.
+var (
+	keptMu sync.Mutex
+	kept   [][]byte
+)
+
+func alloc(w http.ResponseWriter, r *http.Request) {
+	mib, err := strconv.Atoi(r.URL.Query().Get("mib"))
+	if err != nil || mib < 1 || mib > 1024 {
+		http.Error(w, "mib must be an integer from 1 to 1024", http.StatusBadRequest)
+		return
+	}
+	b := make([]byte, mib<<20)
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1 // touch every page: memory in use, not just reserved
+	}
+	keptMu.Lock()
+	kept = append(kept, b)
+	total := 0
+	for _, k := range kept {
+		total += len(k)
+	}
+	keptMu.Unlock()
+	fmt.Fprintf(w, "holding %d MiB\n", total>>20)
+}
+
+func spin(w http.ResponseWriter, r *http.Request) {
+	ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
+	if err != nil || ms < 0 || ms > 60_000 {
+		http.Error(w, "ms must be an integer from 0 to 60000", http.StatusBadRequest)
+		return
+	}
+	n, end := 0, time.Now().Add(time.Duration(ms)*time.Millisecond)
+	for time.Now().Before(end) {
+		n++
+	}
+	fmt.Fprintf(w, "spun %d times\n", n)
 }
