@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -65,15 +66,8 @@ func Load(ctx context.Context, path string, environ []string) (*Project, error) 
 		return nil, loadError(file, root, err)
 	}
 	p := &Project{File: file, Dir: dir}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for name := range model.Services {
-			if !yield(name) {
-				return
-			}
-		}
-	})
 	c := converter{file: file, root: root}
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(model.Services)) {
 		s, err := c.service(model.Services[name])
 		if err != nil {
 			return nil, err

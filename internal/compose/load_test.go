@@ -385,6 +385,16 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// TestLoadBadDotEnv checks an unreadable .env is named as the culprit.
+func TestLoadBadDotEnv(t *testing.T) {
+	path := write(t, "services:\n  a:\n    image: x\n", map[string]string{".env": "A=\"unterminated\n"})
+	_, err := Load(context.Background(), path, nil)
+	var ce *Error
+	if !errors.As(err, &ce) || ce.File != filepath.Join(filepath.Dir(path), ".env") {
+		t.Errorf("Load with a broken .env = %v, want a *compose.Error naming .env", err)
+	}
+}
+
 // TestLoadMissingFile checks a caller can tell "no file" (which funcd up
 // accepts) from a broken one.
 func TestLoadMissingFile(t *testing.T) {
