@@ -58,6 +58,7 @@ go test -run '^$' -fuzz FuzzReadHead -fuzztime 50000x ./proxy
 go test -run '^$' -fuzz FuzzOpenArchive -fuzztime 50000x ./internal/gateway
 go test -run '^$' -fuzz FuzzParse -fuzztime 50000x ./internal/cgroups
 go test -run '^$' -fuzz FuzzParseLdd -fuzztime 50000x ./internal/imagebuild
+go test -run '^$' -fuzz FuzzLoad -fuzztime 10000x ./internal/compose
 
 echo "== release build (make dist): tarballs, static binaries, SHA256SUMS"
 VERSION=v0.0.0-ci scripts/dist.sh

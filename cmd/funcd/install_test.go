@@ -20,7 +20,7 @@ func TestInstallWritesUnitAndKeepsSettings(t *testing.T) {
 	}
 	dir := t.TempDir()
 	unitDir, defaults := filepath.Join(dir, "units"), filepath.Join(dir, "default", "funcd")
-	args := []string{"install", "--unit-dir", unitDir, "--defaults", defaults}
+	args := []string{"install", "--unit-dir", unitDir, "--defaults", defaults, "--state-dir", filepath.Join(dir, "state")}
 
 	out, _, err := runCLI(t, map[string]string{}, "", args...)
 	if err != nil {

@@ -57,6 +57,9 @@ type Daemon struct {
 }
 
 // cniBinDirs are searched in order for the CNI plugins.
+// DefaultStateDir is --state-dir's default, which funcd install also needs.
+const DefaultStateDir = "/var/lib/funcd"
+
 var cniBinDirs = []string{"/usr/lib/cni", "/opt/cni/bin"}
 
 // ParseDaemon parses args (without the subcommand) for `funcd up`. Each flag
@@ -76,7 +79,7 @@ func parseDaemon(args []string, getenv func(string) string, usage io.Writer, ins
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	fs.SetOutput(usage)
 	fs.StringVar(&d.Listen, "listen", ":8080", "address for the API, the UI and invocations")
-	fs.StringVar(&d.StateDir, "state-dir", "/var/lib/funcd", "where funcd keeps its state (functions, secrets, logs, queue)")
+	fs.StringVar(&d.StateDir, "state-dir", DefaultStateDir, "where funcd keeps its state (functions, secrets, logs, queue)")
 	fs.StringVar(&d.ContainerdAddress, "containerd-address", "/run/containerd/containerd.sock", "containerd's socket")
 	fs.StringVar(&d.Bridge, "bridge", "funcd0", "name of the CNI bridge functions attach to")
 	fs.StringVar(&subnet, "subnet", "10.62.0.0/16", "IPv4 subnet of the bridge network")

@@ -92,6 +92,8 @@ func (s *systemdRun) install(ctx context.Context, t *testing.T) {
 		t.Errorf("the installed unit differs from the one funcd embeds")
 	}
 	m.mustRun(ctx, t, `test "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 && grep -q '^net.ipv4.ip_forward = 1' /etc/sysctl.d/90-funcd.conf && test -f /etc/default/funcd`)
+	// funcd install puts the shipped side services in the state directory.
+	m.mustRun(ctx, t, `grep -q 'prom/prometheus' /var/lib/funcd/docker-compose.yaml && grep -q 'gateway:8080' /var/lib/funcd/prometheus.yml && test -s /var/lib/funcd/.shipped/docker-compose.yaml.sha256`)
 	if _, err := m.run(ctx, "systemd-analyze verify /etc/systemd/system/funcd.service"); err != nil {
 		t.Errorf("systemd-analyze verify: %v", err)
 	}
