@@ -18,7 +18,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/funcd/funcd/internal/compose"
 	"github.com/funcd/funcd/internal/imagebuild"
+	"github.com/funcd/funcd/test/testenv"
 )
 
 // reportPath collects the figures the tests measure, one line each, for
@@ -99,6 +101,8 @@ type assets struct {
 	installSh         string
 	moduleRoot        string // the checkout under test
 	testfnTar         string // localhost/testfn:nspawn, docker-archive
+	prometheusTar     string // Debian's prometheus as the image the shipped docker-compose.yaml names
+	prometheusRef     string // that name
 }
 
 // In the machine, under inside.
@@ -139,7 +143,8 @@ func build(ctx context.Context) (assets, error) {
 		funcd: filepath.Join(assetsDir, "funcd"), upgrade: filepath.Join(assetsDir, "funcd-upgrade"),
 		version: "nspawn-test", upgraded: "nspawn-test-upgraded",
 		installSh: filepath.Join(root, "install.sh"), testfnTar: filepath.Join(assetsDir, "testfn.tar"),
-		moduleRoot: root,
+		prometheusTar: filepath.Join(assetsDir, "prometheus.tar"),
+		moduleRoot:    root,
 	}
 	for bin, version := range map[string]string{a.funcd: a.version, a.upgrade: a.upgraded} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath",
@@ -161,7 +166,34 @@ func build(ctx context.Context) (assets, error) {
 	if err := imagebuild.WriteTarball(img, testfnRef, a.testfnTar); err != nil {
 		return assets{}, err
 	}
+	// The machine is offline: the shipped compose file's Prometheus image
+	// is imported, built from Debian's prometheus under the same name.
+	if a.prometheusRef, err = shippedImage(ctx, filepath.Join(root, "docker-compose.yaml"), "prometheus"); err != nil {
+		return assets{}, err
+	}
+	prom, err := testenv.PrometheusImage(ctx)
+	if err != nil {
+		return assets{}, err
+	}
+	if err := imagebuild.WriteTarball(prom, a.prometheusRef, a.prometheusTar); err != nil {
+		return assets{}, err
+	}
 	return a, nil
+}
+
+// shippedImage returns the image of service name in the compose file at
+// path.
+func shippedImage(ctx context.Context, path, name string) (string, error) {
+	p, err := compose.Load(ctx, path, nil)
+	if err != nil {
+		return "", err
+	}
+	for _, svc := range p.Services {
+		if svc.Name == name {
+			return svc.Image, nil
+		}
+	}
+	return "", fmt.Errorf("%s has no service %s", path, name)
 }
 
 // copyInto puts the assets into a machine's root filesystem under inside.
@@ -170,7 +202,7 @@ func (a assets) copyInto(root string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for src, name := range map[string]string{a.funcd: "funcd", a.upgrade: "funcd-upgrade", a.installSh: "install.sh", a.testfnTar: "testfn.tar"} {
+	for src, name := range map[string]string{a.funcd: "funcd", a.upgrade: "funcd-upgrade", a.installSh: "install.sh", a.testfnTar: "testfn.tar", a.prometheusTar: "prometheus.tar"} {
 		if err := copyFile(src, filepath.Join(dir, name)); err != nil {
 			return err
 		}

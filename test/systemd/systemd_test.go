@@ -2,9 +2,12 @@ package systemd
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,11 +33,12 @@ func TestInstallOnSystemd(t *testing.T) {
 	}{
 		{"1_install", s.install},
 		{"2_deploy", s.deploy},
-		{"3_restart_under_load", s.restartUnderLoad},
-		{"4_kill", s.kill},
-		{"5_reboot", s.reboot},
-		{"6_reinstall", s.reinstall},
-		{"7_uninstall_purge", s.uninstallPurge},
+		{"3_side_services", s.sideServices},
+		{"4_restart_under_load", s.restartUnderLoad},
+		{"5_kill", s.kill},
+		{"6_reboot", s.reboot},
+		{"7_reinstall", s.reinstall},
+		{"8_uninstall_purge", s.uninstallPurge},
 	}
 	for _, step := range steps {
 		if !t.Run(step.name, func(t *testing.T) { step.run(ctx, t) }) {
@@ -124,6 +128,80 @@ func (s *systemdRun) deploy(ctx context.Context, t *testing.T) {
 	report(t, "offline_cold_start_ms=%d", time.Since(coldStart).Milliseconds())
 	checkSecret(ctx, t, c)
 	s.taskPID = taskPID(ctx, t, s.m)
+}
+
+// sideServices runs the docker-compose.yaml install.sh shipped: its
+// Prometheus, from the image imported under the upstream name (the machine
+// is offline), scrapes funcd through prometheus.yml's gateway:8080 and
+// counts the function's invocations as funcd does.
+func (s *systemdRun) sideServices(ctx context.Context, t *testing.T) {
+	m := s.m
+	m.mustRun(ctx, t, `set -e
+test -s /var/lib/funcd/docker-compose.yaml && test -s /var/lib/funcd/prometheus.yml
+funcd image import --services --gateway `+gatewayURL+` `+inside+`/prometheus.tar
+funcd service restart --gateway `+gatewayURL+` prometheus`)
+	hc := netnsHTTPClient(m.leaderPID, 5*time.Second)
+	waitPrometheus(ctx, t, m, hc)
+	c := gatewayClient(t, m)
+	for range 5 {
+		mustAnswer(ctx, t, c, "/", `"body":"ping"`)
+	}
+	st, err := c.GetFunction(ctx, fnName, "")
+	if err != nil || st.InvocationCount < 5 {
+		t.Fatalf("invocationCount of %s = %v, %v; want at least 5", fnName, st.InvocationCount, err)
+	}
+	want := st.InvocationCount
+	query := "http://127.0.0.1:9090/api/v1/query?query=" + url.QueryEscape(`sum(gateway_function_invocation_total{function_name="`+fnName+`.openfaas-fn"})`)
+	var got string
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		if got = promValue(ctx, hc, query); got == strconv.FormatFloat(want, 'f', -1, 64) {
+			report(t, "shipped_prometheus_counted=%s", got)
+			return
+		}
+	}
+	services, _ := m.run(ctx, "funcd service list --gateway "+gatewayURL+"; funcd service logs --gateway "+gatewayURL+" --tail 20 prometheus")
+	t.Fatalf("the shipped Prometheus counts %q invocations of %s, funcd %v\n%s", got, fnName, want, services)
+}
+
+// waitPrometheus waits until the Prometheus side service answers on its
+// published port inside the machine.
+func waitPrometheus(ctx context.Context, t *testing.T, m *machine, hc *http.Client) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(500 * time.Millisecond) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:9090/-/ready", nil)
+		if res, err := hc.Do(req); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			out, _ := m.run(ctx, "funcd service list --gateway "+gatewayURL+"; funcd service logs --gateway "+gatewayURL+" --tail 20 prometheus")
+			t.Fatalf("Prometheus not ready on 127.0.0.1:9090 within 2 minutes:\n%s", out)
+		}
+	}
+}
+
+// promValue returns the value of an instant query's one sample, or "".
+func promValue(ctx context.Context, hc *http.Client, query string) string {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, query, nil)
+	res, err := hc.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer res.Body.Close()
+	var r struct {
+		Data struct {
+			Result []struct {
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if json.NewDecoder(res.Body).Decode(&r) != nil || len(r.Data.Result) != 1 {
+		return ""
+	}
+	v, _ := r.Data.Result[0].Value[1].(string)
+	return v
 }
 
 // restartUnderLoad restarts funcd while four clients call the function,
@@ -229,6 +307,7 @@ func (s *systemdRun) reboot(ctx context.Context, t *testing.T) {
 	}
 	checkSecret(ctx, t, c)
 	s.taskPID = taskPID(ctx, t, m)
+	waitPrometheus(ctx, t, m, netnsHTTPClient(m.leaderPID, 5*time.Second))
 }
 
 // reinstall runs install.sh again with a binary of another version while
@@ -296,6 +375,8 @@ var purgeChecks = []struct{ what, check string }{
 	{"containerd tasks in openfaas-fn", `test -z "$(ctr -n openfaas-fn tasks ls -q)"`},
 	{"containerd images in openfaas-fn", `test -z "$(ctr -n openfaas-fn images ls -q)"`},
 	{"containerd snapshots in openfaas-fn", `test -z "$(ctr -n openfaas-fn snapshots ls | tail -n +2)"`},
+	{"containerd containers of side services", `test -z "$(ctr -n funcd containers ls -q)"`},
+	{"containerd images of side services", `test -z "$(ctr -n funcd images ls -q)"`},
 	{"bridge funcd0", "! ip link show funcd0 >/dev/null 2>&1"},
 	{"veth interfaces", `! ip -o link show type veth | grep -q .`},
 	{"network namespace mounts", "! grep -q nsfs /proc/self/mountinfo"},
