@@ -138,6 +138,14 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		}
 	}()
 
+	// Side services (docker-compose.yaml) come up in the background; an
+	// invalid file stops funcd here, before it serves.
+	svcs, stopServices, err := startServices(ctx, cfg, ctr, files, network.Gateway(), id, log)
+	if err != nil {
+		return err
+	}
+	defer stopServices()
+
 	built := thisBuild()
 	release := api.VersionInfo{Release: built.Version, SHA: built.Commit}
 	servedBy := "funcd/" + built.Version
@@ -171,7 +179,7 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		<-triggersDone
 	}()
 
-	gw := gateway.New(prov, invoke, gateway.Config{Credentials: creds, Version: release, Secrets: secretStore, SecretUsers: prov,
+	gw := gateway.New(prov, invoke, gateway.Config{Credentials: creds, Services: servicesOrNil(svcs), Version: release, Secrets: secretStore, SecretUsers: prov,
 		Logs: logs.NewStore(filepath.Join(cfg.StateDir, "logs")), Namespaces: prov,
 		Queue: q, ServedBy: servedBy, Validate: validateDeployment, Images: prov, MaxImageSize: cfg.MaxImageSize,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})}, log.With("component", "gateway"))

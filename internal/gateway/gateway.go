@@ -57,6 +57,7 @@ type Config struct {
 	Metrics     http.Handler // serves GET /metrics, without auth, when set
 	Queue       Queue        // serves /async-function and /system/queue when set
 	Images      Images       // serves /system/images when set
+	Services    Services     // serves /system/services when set
 	// MaxImageSize caps an image archive POSTed to /system/images, and the
 	// tar it decompresses to (bytes; must be positive with Images).
 	MaxImageSize int64
@@ -111,6 +112,9 @@ func New(fns Functions, invoke http.Handler, cfg Config, log *slog.Logger) *Gate
 	}
 	if cfg.Images != nil {
 		g.imageRoutes(auth)
+	}
+	if cfg.Services != nil {
+		g.serviceRoutes(auth)
 	}
 	g.mux.HandleFunc("GET /healthz", healthz)
 	g.mux.HandleFunc("GET /readyz", g.readyz)

@@ -1,0 +1,157 @@
+package cni
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	gocni "github.com/containerd/go-cni"
+
+	"github.com/funcd/funcd/internal/atomicfile"
+)
+
+// The subnet is split: side services take its top sixteenth (from a /26
+// on: 4 addresses, of which the broadcast is not one), functions the rest.
+// A subnet smaller than a /26 (down to the /29 funcd accepts) is all the
+// functions'; services then cannot be attached.
+const minServicesSubnetBits = 26
+
+// functionRange is the first and last address replicas get.
+func functionRange(subnet netip.Prefix) (first, last netip.Addr) {
+	subnet = subnet.Masked()
+	first = Gateway(subnet).Next()
+	if sfirst, _, ok := servicesRange(subnet); ok {
+		return first, sfirst.Prev()
+	}
+	return first, broadcast(subnet).Prev()
+}
+
+// servicesRange is the first and last address side services get, or false
+// when subnet is too small to share.
+func servicesRange(subnet netip.Prefix) (first, last netip.Addr, ok bool) {
+	subnet = subnet.Masked()
+	if subnet.Bits() > minServicesSubnetBits {
+		return netip.Addr{}, netip.Addr{}, false
+	}
+	size := uint32(1) << (32 - subnet.Bits() - 4)
+	first = fromIPv4(ipv4(broadcast(subnet)) - size + 1)
+	return first, broadcast(subnet).Prev(), true
+}
+
+func broadcast(p netip.Prefix) netip.Addr {
+	return fromIPv4(ipv4(p.Masked().Addr()) | (1<<(32-p.Bits()) - 1))
+}
+
+func ipv4(a netip.Addr) uint32 { b := a.As4(); return binary.BigEndian.Uint32(b[:]) }
+
+func fromIPv4(v uint32) netip.Addr {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], v)
+	return netip.AddrFrom4(b)
+}
+
+// ServicesNetwork attaches side services to the same bridge as functions,
+// from their own share of the subnet, through a conflist that also has the
+// portmap plugin: published ports cost functions' attachments nothing.
+type ServicesNetwork struct {
+	cni gocni.CNI
+}
+
+// Port is a published port: HostIP:HostPort on the host forwards to
+// ContainerPort of the service.
+type Port struct {
+	HostIP        string // "" for every address
+	HostPort      uint16
+	ContainerPort uint16
+	Protocol      string // "tcp" or "udp"
+}
+
+// NewServices writes the services' conflist (if it changed) and loads it.
+func NewServices(cfg Config) (*ServicesNetwork, error) {
+	first, last, ok := servicesRange(cfg.Subnet)
+	if !ok {
+		return nil, fmt.Errorf("subnet %s is too small for side services: they need a /%d or larger", cfg.Subnet, minServicesSubnetBits)
+	}
+	plugins := bridgePlugins(cfg, first, last)
+	plugins = append(plugins, map[string]any{"type": "portmap", "snat": true, "capabilities": map[string]bool{"portMappings": true}})
+	conf, err := encodeConflist(plugins)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create CNI state dir: %w", err)
+	}
+	path := filepath.Join(cfg.Dir, NetworkName+"-services.conflist")
+	if err := atomicfile.WriteIfChanged(path, conf, 0o644); err != nil {
+		return nil, fmt.Errorf("CNI config: %w", err)
+	}
+	c, err := gocni.New(gocni.WithPluginDir(cfg.BinDirs), gocni.WithInterfacePrefix("eth"), gocni.WithMinNetworkCount(2))
+	if err != nil {
+		return nil, fmt.Errorf("init CNI: %w", err)
+	}
+	if err := c.Load(gocni.WithConfListFile(path), gocni.WithLoNetwork); err != nil {
+		return nil, fmt.Errorf("load CNI config %s: %w", path, err)
+	}
+	return &ServicesNetwork{cni: c}, nil
+}
+
+// Attach connects the network namespace at netnsPath, owned by id, to the
+// bridge with ports published, and returns its address: want when it is
+// valid and free (so a recreated service keeps its address), else any free
+// one of the services' share.
+func (n *ServicesNetwork) Attach(ctx context.Context, id, netnsPath string, want netip.Addr, ports []Port) (netip.Addr, error) {
+	opts := n.opts(ports)
+	if want.IsValid() {
+		res, err := n.cni.Setup(ctx, id, netnsPath, append(opts, gocni.WithArgs("IP", want.String()))...)
+		if err == nil {
+			return resultAddr(id, res)
+		}
+		_ = n.cni.Remove(ctx, id, netnsPath, opts...)
+	}
+	res, err := n.cni.Setup(ctx, id, netnsPath, opts...)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("CNI add %s: %w", id, pluginError(err))
+	}
+	return resultAddr(id, res)
+}
+
+// Detach releases id's address, published ports and interface; ports must
+// be those it was attached with.
+func (n *ServicesNetwork) Detach(ctx context.Context, id, netnsPath string, ports []Port) error {
+	if netnsPath != "" && !IsNetNS(netnsPath) {
+		netnsPath = ""
+	}
+	if err := n.cni.Remove(ctx, id, netnsPath, n.opts(ports)...); err != nil {
+		return fmt.Errorf("CNI del %s: %w", id, err)
+	}
+	return nil
+}
+
+func (n *ServicesNetwork) opts(ports []Port) []gocni.NamespaceOpts {
+	opts := []gocni.NamespaceOpts{gocni.WithArgs("IgnoreUnknown", "1")}
+	if len(ports) > 0 {
+		pm := make([]gocni.PortMapping, len(ports))
+		for i, p := range ports {
+			pm[i] = gocni.PortMapping{HostIP: p.HostIP, HostPort: int32(p.HostPort), ContainerPort: int32(p.ContainerPort), Protocol: p.Protocol}
+		}
+		opts = append(opts, gocni.WithCapabilityPortMap(pm))
+	}
+	return opts
+}
+
+func resultAddr(id string, res *gocni.Result) (netip.Addr, error) {
+	iface, ok := res.Interfaces[ifName]
+	if !ok {
+		return netip.Addr{}, fmt.Errorf("CNI add %s: no %s in result", id, ifName)
+	}
+	for _, ipc := range iface.IPConfigs {
+		if ip4 := ipc.IP.To4(); ip4 != nil {
+			addr, _ := netip.AddrFromSlice(ip4)
+			return addr, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("CNI add %s: no IPv4 address in result", id)
+}
