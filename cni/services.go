@@ -57,7 +57,8 @@ func fromIPv4(v uint32) netip.Addr {
 // from their own share of the subnet, through a conflist that also has the
 // portmap plugin: published ports cost functions' attachments nothing.
 type ServicesNetwork struct {
-	cni gocni.CNI
+	cni    gocni.CNI
+	bridge string
 }
 
 // Port is a published port: HostIP:HostPort on the host forwards to
@@ -95,7 +96,7 @@ func NewServices(cfg Config) (*ServicesNetwork, error) {
 	if err := c.Load(gocni.WithConfListFile(path), gocni.WithLoNetwork); err != nil {
 		return nil, fmt.Errorf("load CNI config %s: %w", path, err)
 	}
-	return &ServicesNetwork{cni: c}, nil
+	return &ServicesNetwork{cni: c, bridge: cfg.Bridge}, nil
 }
 
 // Attach connects the network namespace at netnsPath, owned by id, to the
@@ -104,18 +105,28 @@ func NewServices(cfg Config) (*ServicesNetwork, error) {
 // one of the services' share.
 func (n *ServicesNetwork) Attach(ctx context.Context, id, netnsPath string, want netip.Addr, ports []Port) (netip.Addr, error) {
 	opts := n.opts(ports)
+	var res *gocni.Result
+	var err error
 	if want.IsValid() {
-		res, err := n.cni.Setup(ctx, id, netnsPath, append(opts, gocni.WithArgs("IP", want.String()))...)
-		if err == nil {
-			return resultAddr(id, res)
+		if res, err = n.cni.Setup(ctx, id, netnsPath, append(opts, gocni.WithArgs("IP", want.String()))...); err != nil {
+			_ = n.cni.Remove(ctx, id, netnsPath, opts...)
 		}
-		_ = n.cni.Remove(ctx, id, netnsPath, opts...)
 	}
-	res, err := n.cni.Setup(ctx, id, netnsPath, opts...)
+	if res == nil {
+		if res, err = n.cni.Setup(ctx, id, netnsPath, opts...); err != nil {
+			return netip.Addr{}, fmt.Errorf("CNI add %s: %w", id, pluginError(err))
+		}
+	}
+	addr, err := resultAddr(id, res)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("CNI add %s: %w", id, pluginError(err))
+		return addr, err
 	}
-	return resultAddr(id, res)
+	// The address may have been another container's: the host forgets
+	// its MAC, the others learn the new one.
+	if err := forgetNeighbour(n.bridge, addr); err != nil {
+		return addr, err
+	}
+	return addr, announce(netnsPath, ifName, addr)
 }
 
 // Detach releases id's address, published ports and interface; ports must

@@ -155,9 +155,12 @@ func TestServices(t *testing.T) {
 	if second["kv"].PID != first["kv"].PID {
 		t.Errorf("kv PID %d after a reload that changed only web, want %d", second["kv"].PID, first["kv"].PID)
 	}
-	if code, body, err := call(ctx, c, "caller", http.MethodGet, "/get?url=http://web:8000/env/VERSION", ""); err != nil || body != "2" {
-		t.Errorf("web's VERSION after reload = %d %q, %v; want 2", code, body, err)
-	}
+	eventually(t, 20*time.Second, func() error { // running is started, not yet listening
+		if code, body, err := call(ctx, c, "caller", http.MethodGet, "/get?url=http://web:8000/env/VERSION", ""); err != nil || body != "2" {
+			return fmt.Errorf("web's VERSION after reload = %d %q, %v; want 2", code, body, err)
+		}
+		return nil
+	})
 
 	// An invalid file on reload changes nothing.
 	if err := os.WriteFile(file, []byte("services:\n  kv: [\n"), 0o644); err != nil {
