@@ -373,3 +373,79 @@ func authGet(t *testing.T, f *Funcd, path string) (int, string) {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	return resp.StatusCode, string(b)
 }
+
+// TestServicesMemory measures what supervising side services costs funcd:
+// its RSS, Go heap in use and goroutines with no services, then with ten
+// (each with a healthcheck), applied by a reload. It fails only on a gross
+// cost (over 1 MiB of heap or 10 goroutines per service).
+func TestServicesMemory(t *testing.T) {
+	requireE2E(t)
+	const n = 10
+	dir := t.TempDir()
+	file := filepath.Join(dir, "docker-compose.yaml")
+	if err := os.WriteFile(file, []byte("services: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	requireComposeLoader(t, file)
+	f := startFuncd(t, WithArgs("--compose", file))
+	purgeAtCleanup(t, f)
+	c := f.Client(t)
+	time.Sleep(3 * time.Second) // settle
+	before := funcdCost(t, f)
+
+	var b strings.Builder
+	b.WriteString("services:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  s%d:\n    image: %s\n    healthcheck:\n      test: [\"CMD\", \"/testsvc\", \"-healthcheck\", \"http://127.0.0.1:8000/healthz\"]\n      interval: 2s\n    restart: always\n", i, imageRef("testsvc:v1"))
+	}
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	signalFuncd(t, f, syscall.SIGHUP)
+	waitServices(t, c, func(s map[string]api.ServiceStatus) error {
+		for i := range n {
+			if st := s[fmt.Sprintf("s%d", i)]; st.Health != "healthy" {
+				return fmt.Errorf("s%d = %+v, want healthy", i, st)
+			}
+		}
+		return nil
+	})
+	time.Sleep(3 * time.Second)
+	after := funcdCost(t, f)
+	t.Logf("funcd with 0 services: RSS %d KiB, heap in use %d KiB, %d goroutines", before.rssKiB, before.heapKiB, before.goroutines)
+	t.Logf("funcd with %d services: RSS %d KiB, heap in use %d KiB, %d goroutines", n, after.rssKiB, after.heapKiB, after.goroutines)
+	t.Logf("per service: RSS %+.1f KiB, heap %+.1f KiB, %+.1f goroutines",
+		float64(after.rssKiB-before.rssKiB)/n, float64(after.heapKiB-before.heapKiB)/n, float64(after.goroutines-before.goroutines)/n)
+	if (after.heapKiB-before.heapKiB)/n > 1024 || (after.goroutines-before.goroutines)/n > 10 {
+		t.Errorf("supervising a service costs more than 1 MiB of heap or 10 goroutines")
+	}
+}
+
+type cost struct{ rssKiB, heapKiB, goroutines int }
+
+// funcdCost reads f's RSS from /proc and its heap and goroutines from
+// /metrics.
+func funcdCost(t *testing.T, f *Funcd) cost {
+	t.Helper()
+	var c cost
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", f.PID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &c.rssKiB)
+		}
+	}
+	_, metrics := authGet(t, f, "/metrics")
+	for _, line := range strings.Split(metrics, "\n") {
+		var v float64
+		if _, err := fmt.Sscanf(line, "go_goroutines %g", &v); err == nil {
+			c.goroutines = int(v)
+		}
+		if _, err := fmt.Sscanf(line, "go_memstats_heap_inuse_bytes %g", &v); err == nil {
+			c.heapKiB = int(v) / 1024
+		}
+	}
+	return c
+}
