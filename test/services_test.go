@@ -104,7 +104,9 @@ func TestServices(t *testing.T) {
 
 	// The published port, from the host.
 	hostURL := fmt.Sprintf("http://127.0.0.1:%d", port)
-	eventually(t, 20*time.Second, func() error { return httpDo(ctx, http.MethodPut, hostURL+"/kv/greeting", "hello", http.StatusNoContent) })
+	eventually(t, 20*time.Second, func() error {
+		return httpDo(ctx, http.MethodPut, hostURL+"/kv/greeting", "hello", http.StatusNoContent)
+	})
 	if got := httpGet(t, hostURL+"/kv/greeting"); got != "hello" {
 		t.Fatalf("GET %s/kv/greeting = %q, want hello", hostURL, got)
 	}

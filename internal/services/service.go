@@ -419,4 +419,3 @@ func (r *Runner) removeOrphanRecords(ctx context.Context, seen map[string]bool) 
 		r.release(ctx, id)
 	}
 }
-

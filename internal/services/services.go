@@ -83,10 +83,10 @@ type Runner struct {
 
 	apply sync.Mutex // one Apply or Restart at a time
 
-	mu      sync.Mutex
+	mu       sync.Mutex
 	svcs     map[string]*service
 	lastAddr map[string]netip.Addr // of removed services' containers: a recreated one asks for it again
-	changed chan struct{} // closed and replaced whenever a service's state changes
+	changed  chan struct{}         // closed and replaced whenever a service's state changes
 }
 
 // New returns a runner; Start adopts and starts the services.
@@ -271,7 +271,6 @@ func desired(p *compose.Project) map[string]compose.Service {
 	}
 	return want
 }
-
 
 func (r *Runner) serviceDir() string { return filepath.Join(r.cfg.StateDir, "services") }
 

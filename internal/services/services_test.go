@@ -45,7 +45,7 @@ func TestHashAndID(t *testing.T) {
 	a := compose.Service{Name: "db", Image: "postgres:16", Env: []string{"A=1"}}
 	b := a
 	b.Env = []string{"A=2"}
-	if hash(a) != hash(a) || hash(a) == hash(b) {
+	if a2 := a; hash(a) != hash(a2) || hash(a) == hash(b) {
 		t.Fatalf("hash: same value must hash alike, a changed one differently")
 	}
 	id := containerID("db", "0123456789abcdef", hash(a))
@@ -59,7 +59,7 @@ func TestContainerSpecMounts(t *testing.T) {
 	r := New(nil, nil, Config{StateDir: state, Instance: "abc", Mounts: []BindMount{{Source: "/x/hosts", Destination: "/etc/hosts"}}})
 	bind := filepath.Join(t.TempDir(), "missing", "data")
 	s := compose.Service{Name: "db", Image: "x", ReadOnly: true, User: "1000:1000", CapDrop: []string{"ALL"},
-		Mounts: []compose.Mount{{Source: bind, Target: "/data"}, {Volume: "pgdata", Target: "/var/lib/pg", ReadOnly: true}},
+		Mounts:      []compose.Mount{{Source: bind, Target: "/data"}, {Volume: "pgdata", Target: "/var/lib/pg", ReadOnly: true}},
 		MemoryBytes: 64 << 20, CPUMillis: 500}
 	spec, err := r.containerSpec(s, "db-1", "img", "/ns")
 	if err != nil {
