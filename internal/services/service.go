@@ -70,9 +70,6 @@ func (r *Runner) run(s *service, adopted bool) {
 	ctx, cancel := context.WithCancel(r.ctx)
 	s.cancel = cancel
 	s.done = make(chan struct{})
-	if adopted {
-		s.state = stateRunning
-	}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()

@@ -125,8 +125,10 @@ func (r *Runner) Start(ctx context.Context, p *compose.Project) error {
 		if ok && !taken && info.Labels[labelHash] == hash(spec) && info.Status == "running" {
 			rec, _ := r.loadRecord(info.ID)
 			s := r.newService(spec, info.ID)
-			s.addr = rec.addr()
-			s.pid = info.PID
+			s.addr, s.pid, s.state = rec.addr(), info.PID, stateRunning
+			if spec.Health != nil {
+				s.health = healthStarting
+			}
 			r.mu.Lock()
 			r.svcs[name] = s
 			r.mu.Unlock()
@@ -135,7 +137,9 @@ func (r *Runner) Start(ctx context.Context, p *compose.Project) error {
 			continue
 		}
 		if rec, err := r.loadRecord(info.ID); err == nil && rec.addr().IsValid() {
+			r.mu.Lock()
 			r.lastAddr[name] = rec.addr()
+			r.mu.Unlock()
 		}
 		r.remove(ctx, info.ID)
 	}
