@@ -121,6 +121,11 @@ func (n *ServicesNetwork) Attach(ctx context.Context, id, netnsPath string, want
 	if err != nil {
 		return addr, err
 	}
+	if len(ports) > 0 {
+		if err := guardLocalnet(ctx, n.bridge); err != nil {
+			return addr, err
+		}
+	}
 	// The address may have been another container's: the host forgets
 	// its MAC, the others learn the new one.
 	if err := forgetNeighbour(n.bridge, addr); err != nil {
@@ -165,4 +170,19 @@ func resultAddr(id string, res *gocni.Result) (netip.Addr, error) {
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("CNI add %s: no IPv4 address in result", id)
+}
+
+// guardLocalnet drops packets that arrive on bridge for the host's
+// loopback addresses, unless they belong to a connection already made or
+// translated. portmap sets route_localnet on the bridge so that a port
+// published on 127.0.0.1 works; without this rule a container able to
+// forge packets could reach services listening on the host's 127.0.0.1
+// (the rule kube-proxy adds for the same reason, CVE-2020-8558).
+func guardLocalnet(ctx context.Context, bridge string) error {
+	rule := []string{"INPUT", "-i", bridge, "-d", "127.0.0.0/8", "!", "-s", "127.0.0.0/8",
+		"-m", "conntrack", "!", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "DROP"}
+	if iptables(ctx, "filter", append([]string{"-C"}, rule...)...) == nil {
+		return nil
+	}
+	return iptables(ctx, "filter", append([]string{"-I"}, rule...)...)
 }

@@ -114,6 +114,15 @@ func TestServices(t *testing.T) {
 		t.Fatalf("bind volume file = %q, %v; want hello (created by funcd as ./kvdata)", data, err)
 	}
 
+	// portmap opened route_localnet on the bridge for that; the host's
+	// loopback must still be closed to packets from containers.
+	if rl, _ := os.ReadFile("/proc/sys/net/ipv4/conf/" + f.Bridge + "/route_localnet"); strings.TrimSpace(string(rl)) == "1" {
+		save, _ := exec.CommandContext(ctx, "iptables-save", "-t", "filter").Output()
+		if !strings.Contains(string(save), "-A INPUT ! -s 127.0.0.0/8 -d 127.0.0.0/8 -i "+f.Bridge+" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP") {
+			t.Errorf("route_localnet is on for %s but no INPUT rule drops its packets to 127.0.0.0/8:\n%s", f.Bridge, save)
+		}
+	}
+
 	// A function reaches kv by its service name, and web the gateway.
 	deployReady(t, c, api.FunctionDeployment{Service: "caller", Image: imageRef("testfn:v1")})
 	if code, body, err := call(ctx, c, "caller", http.MethodGet, "/get?url=http://kv:8000/kv/greeting", ""); err != nil || code != 200 || body != "hello" {
