@@ -236,6 +236,10 @@ func TestServiceRestartPolicies(t *testing.T) {
     image: %[1]s
     command: ["-exit", "4"]
     restart: "no"
+  clean:
+    image: %[1]s
+    command: ["-exit", "0"]
+    restart: always
 `, imageRef("testsvc:v1"))
 	if err := os.WriteFile(file, []byte(compose), 0o644); err != nil {
 		t.Fatal(err)
@@ -258,8 +262,13 @@ func TestServiceRestartPolicies(t *testing.T) {
 		t.Errorf("two restarts took %v; the second must wait the back-off (0.5s)", took)
 	}
 	time.Sleep(2 * time.Second) // on-failure:2 must not try a third time
-	if s := services(t, c); s["flaky"].Restarts != 2 {
+	s := services(t, c)
+	if s["flaky"].Restarts != 2 {
 		t.Errorf("flaky restarted %d times, want 2", s["flaky"].Restarts)
+	}
+	// A clean exit is restarted under always, with the back-off too.
+	if r := s["clean"].Restarts; r < 2 || r > 8 {
+		t.Errorf("clean (exit 0, restart always) restarted %d times in %v, want a few, backing off", r, time.Since(start).Round(time.Second))
 	}
 	if err := c.RestartService(t.Context(), "once"); err != nil {
 		t.Fatal(err)

@@ -87,7 +87,7 @@ func (r *Runner) supervise(ctx context.Context, s *service, adopted bool) {
 			return
 		}
 	}
-	failures := 0
+	exits, failures := 0, 0
 	for {
 		var exited <-chan containerd.Exit
 		var err error
@@ -101,10 +101,10 @@ func (r *Runner) supervise(ctx context.Context, s *service, adopted bool) {
 			if ctx.Err() != nil {
 				return
 			}
-			failures++
-			log.Error("start side service", "attempt", failures, "err", err, "retry_in", backoff(failures+1))
+			exits++
+			log.Error("start side service", "attempt", exits, "err", err, "retry_in", backoff(exits+1))
 			r.set(s, func() { s.state, s.pid = stateFailed, 0 })
-			if !sleep(ctx, backoff(failures+1)) {
+			if !sleep(ctx, backoff(exits+1)) {
 				return
 			}
 			continue
@@ -133,7 +133,7 @@ func (r *Runner) supervise(ctx context.Context, s *service, adopted bool) {
 			log.Info("restarting side service on request")
 			r.stopTask(s)
 			r.set(s, func() { s.restarts++ })
-			failures = 0
+			exits, failures = 0, 0
 			continue
 		}
 		if !ok {
@@ -141,10 +141,11 @@ func (r *Runner) supervise(ctx context.Context, s *service, adopted bool) {
 		}
 		r.set(s, func() { s.state, s.pid = stateExited, 0 })
 		if time.Since(started) > time.Minute {
-			failures = 0
+			exits, failures = 0, 0
 		}
+		exits++ // every quick exit grows the back-off, a clean one too
 		if e.Code != 0 {
-			failures++
+			failures++ // what on-failure:N counts
 		}
 		if !restarts(s.spec.Restart, e.Code, failures) {
 			log.Warn("side service exited; its restart policy keeps it stopped", "code", e.Code, "restart", s.spec.Restart.Policy)
@@ -154,11 +155,11 @@ func (r *Runner) supervise(ctx context.Context, s *service, adopted bool) {
 			case <-s.restart:
 				log.Info("restarting side service on request")
 				r.set(s, func() { s.restarts++ })
-				failures = 0
+				exits, failures = 0, 0
 				continue
 			}
 		}
-		wait := backoff(failures)
+		wait := backoff(exits)
 		log.Warn("side service exited; restarting", "code", e.Code, "in", wait)
 		if !sleep(ctx, wait) {
 			return
