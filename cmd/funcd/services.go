@@ -37,7 +37,8 @@ func startServices(ctx context.Context, cfg config.Daemon, ctr *containerd.Clien
 			signal.Stop(hup)
 		}
 	}()
-	project, err := loadCompose(ctx, cfg.Compose, log)
+	warned := map[compose.Warning]bool{}
+	project, err := loadCompose(ctx, cfg.Compose, warned, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -73,7 +74,7 @@ func startServices(ctx context.Context, cfg config.Daemon, ctr *containerd.Clien
 				return
 			case <-hup:
 			}
-			reload(rctx, cfg.Compose, r, log)
+			reload(rctx, cfg.Compose, r, warned, log)
 		}
 	}()
 	return r, func() {
@@ -90,11 +91,11 @@ func startServices(ctx context.Context, cfg config.Daemon, ctr *containerd.Clien
 
 // reload applies the compose file again (SIGHUP, systemctl reload): an
 // invalid file is logged and changes nothing.
-func reload(ctx context.Context, path string, r *services.Runner, log *slog.Logger) {
+func reload(ctx context.Context, path string, r *services.Runner, warned map[compose.Warning]bool, log *slog.Logger) {
 	_ = notify(fmt.Sprintf("%s\nMONOTONIC_USEC=%d\nSTATUS=reloading %s", daemon.SdNotifyReloading, monotonicUsec(), path))
 	defer func() { _ = notify(daemon.SdNotifyReady + "\nSTATUS=serving") }()
 	log.Info("reloading the compose file", "file", path)
-	project, err := loadCompose(ctx, path, log)
+	project, err := loadCompose(ctx, path, warned, log)
 	if err != nil {
 		log.Error("compose file not reloaded; the side services stay as they are", "err", err)
 		return
@@ -102,9 +103,10 @@ func reload(ctx context.Context, path string, r *services.Runner, log *slog.Logg
 	r.Apply(ctx, project)
 }
 
-// loadCompose reads the compose file, logging each warning once; no file
-// is no services.
-func loadCompose(ctx context.Context, path string, log *slog.Logger) (*compose.Project, error) {
+// loadCompose reads the compose file, logging each warning once for
+// funcd's life (warned remembers them across reloads); no file is no
+// services.
+func loadCompose(ctx context.Context, path string, warned map[compose.Warning]bool, log *slog.Logger) (*compose.Project, error) {
 	if path == "" {
 		return nil, nil
 	}
@@ -113,6 +115,10 @@ func loadCompose(ctx context.Context, path string, log *slog.Logger) (*compose.P
 		return nil, err
 	}
 	for _, w := range p.Warnings {
+		if warned[w] {
+			continue
+		}
+		warned[w] = true
 		log.Warn("compose key not supported; ignored", "key", w.Key, "service", w.Service, "file", p.File, "line", w.Line)
 	}
 	return p, nil
