@@ -240,7 +240,9 @@ func TestServiceRestartPolicies(t *testing.T) {
     image: %[1]s
     command: ["-exit", "0"]
     restart: always
-`, imageRef("testsvc:v1"))
+  unpullable:
+    image: %[2]s
+`, imageRef("testsvc:v1"), imageRef("nosuch:v1"))
 	if err := os.WriteFile(file, []byte(compose), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -276,6 +278,17 @@ func TestServiceRestartPolicies(t *testing.T) {
 	waitServices(t, c, func(s map[string]api.ServiceStatus) error {
 		if s["once"].Restarts != 1 {
 			return fmt.Errorf("once = %+v, want restarted once on request", s["once"])
+		}
+		return nil
+	})
+	// An image that cannot be pulled did not hold funcd up (it is
+	// serving); the pull is retried, each attempt logged.
+	if st := s["unpullable"]; st.State != "failed" && st.State != "pulling" {
+		t.Errorf("unpullable = %+v, want failed or pulling", st)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if n := strings.Count(testenv.Tail(f.LogPath, 200), "create side service"); n < 2 {
+			return fmt.Errorf("%d failed attempts logged, want the pull retried", n)
 		}
 		return nil
 	})
