@@ -6,9 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -24,19 +22,11 @@ import (
 )
 
 // startServices loads the compose file (an invalid one stops funcd up),
-// adopts or starts its side services, and reloads the file on SIGHUP until
-// ctx ends. stop ends the reloads and the supervision; the services keep
-// running, as functions do.
-func startServices(ctx context.Context, cfg config.Daemon, ctr *containerd.Client, files netfiles.Files, gateway netip.Addr, id string, log *slog.Logger) (_ *services.Runner, stop func(), err error) {
+// adopts or starts its side services, and reloads the file at each signal
+// on hup (SIGHUP) until ctx ends. stop ends the reloads and the
+// supervision; the services keep running, as functions do.
+func startServices(ctx context.Context, cfg config.Daemon, ctr *containerd.Client, files netfiles.Files, gateway netip.Addr, id string, hup <-chan os.Signal, log *slog.Logger) (*services.Runner, func(), error) {
 	log = log.With("component", "services")
-	// SIGHUP must not end funcd, whatever the file says.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer func() {
-		if err != nil {
-			signal.Stop(hup)
-		}
-	}()
 	warned := map[compose.Warning]bool{}
 	project, err := loadCompose(ctx, cfg.Compose, warned, log)
 	if err != nil {
@@ -49,7 +39,6 @@ func startServices(ctx context.Context, cfg config.Daemon, ctr *containerd.Clien
 			return nil, nil, err
 		}
 		log.Debug("no side services possible", "err", err)
-		signal.Stop(hup)
 		return nil, func() {}, nil
 	}
 	r := services.New(ctr, network, services.Config{
@@ -78,7 +67,6 @@ func startServices(ctx context.Context, cfg config.Daemon, ctr *containerd.Clien
 		}
 	}()
 	return r, func() {
-		signal.Stop(hup)
 		cancel()
 		<-done
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)

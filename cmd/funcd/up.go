@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -43,6 +45,11 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		return err
 	}
 	log := newLogger(env, cfg.LogLevel)
+	// SIGHUP reloads the compose file (startServices); caught from here
+	// on, so one sent while funcd starts does not end it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	// systemd's watchdog: alive while starting, then while the API answers
 	// and the supervisor is not stuck (selfCheck, set once serving).
 	var health atomic.Pointer[func(context.Context) error]
@@ -140,7 +147,7 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 
 	// Side services (docker-compose.yaml) come up in the background; an
 	// invalid file stops funcd here, before it serves.
-	svcs, stopServices, err := startServices(ctx, cfg, ctr, files, network.Gateway(), id, log)
+	svcs, stopServices, err := startServices(ctx, cfg, ctr, files, network.Gateway(), id, hup, log)
 	if err != nil {
 		return err
 	}
