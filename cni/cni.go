@@ -158,10 +158,12 @@ func attachError(id string, subnet netip.Prefix, err error) error {
 	return fmt.Errorf("CNI add %s: %w", id, err)
 }
 
-// replicaAddrs is how many addresses of subnet host-local hands out: all
-// but the network address, the gateway (the host) and the broadcast.
+// replicaAddrs is how many addresses of subnet host-local hands out to
+// replicas: all but the network address, the gateway (the host), the
+// services' share and the broadcast.
 func replicaAddrs(subnet netip.Prefix) int64 {
-	return int64(1)<<(32-subnet.Bits()) - 3
+	first, last := functionRange(subnet)
+	return int64(ipv4(last)-ipv4(first)) + 1
 }
 
 // pluginError is err from a plugin, which found the disk full when its
@@ -189,26 +191,41 @@ func (e errnoText) Unwrap() []error { return []error{e.err, e.errno} }
 
 func conflist(cfg Config) ([]byte, error) {
 	subnet := cfg.Subnet.Masked()
+	first, last := functionRange(subnet)
+	return encodeConflist(bridgePlugins(cfg, first, last))
+}
+
+// bridgePlugins are the bridge (with host-local addresses from first to
+// last) and firewall plugins every attachment goes through. Functions and
+// services share the network name and host-local's store, so neither can
+// take an address the other holds, even one from before the split.
+func bridgePlugins(cfg Config, first, last netip.Addr) []map[string]any {
+	subnet := cfg.Subnet.Masked()
 	ipam := map[string]any{
 		"type":    "host-local",
 		"dataDir": filepath.Join(cfg.Dir, "ipam"),
-		"ranges":  [][]map[string]string{{{"subnet": subnet.String(), "gateway": Gateway(subnet).String()}}},
-		"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
+		"ranges": [][]map[string]string{{{"subnet": subnet.String(), "gateway": Gateway(subnet).String(),
+			"rangeStart": first.String(), "rangeEnd": last.String()}}},
+		"routes": []map[string]string{{"dst": "0.0.0.0/0"}},
 	}
+	return []map[string]any{
+		{
+			"type":        "bridge",
+			"bridge":      cfg.Bridge,
+			"isGateway":   true,
+			"ipMasq":      true,
+			"hairpinMode": true,
+			"ipam":        ipam,
+		},
+		{"type": "firewall", "backend": "iptables"},
+	}
+}
+
+func encodeConflist(plugins []map[string]any) ([]byte, error) {
 	list := map[string]any{
 		"cniVersion": "0.4.0",
 		"name":       NetworkName,
-		"plugins": []map[string]any{
-			{
-				"type":        "bridge",
-				"bridge":      cfg.Bridge,
-				"isGateway":   true,
-				"ipMasq":      true,
-				"hairpinMode": true,
-				"ipam":        ipam,
-			},
-			{"type": "firewall", "backend": "iptables"},
-		},
+		"plugins":    plugins,
 	}
 	b, err := json.MarshalIndent(list, "", "  ")
 	if err != nil {

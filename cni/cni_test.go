@@ -71,7 +71,7 @@ func TestAttachError(t *testing.T) {
 }
 
 func TestReplicaAddrs(t *testing.T) {
-	for subnet, want := range map[string]int64{"10.9.0.0/29": 5, "10.9.0.0/24": 253, "10.62.0.0/16": 65533, "0.0.0.0/0": 1<<32 - 3} {
+	for subnet, want := range map[string]int64{"10.9.0.0/29": 5, "10.9.0.0/24": 238, "10.62.0.0/16": 61438, "0.0.0.0/0": 1<<32 - 1<<28 - 2} {
 		if got := replicaAddrs(netip.MustParsePrefix(subnet)); got != want {
 			t.Errorf("replicaAddrs(%s) = %d, want %d", subnet, got, want)
 		}
@@ -125,6 +125,30 @@ func TestPluginError(t *testing.T) {
 			if got, want := errors.Is(err, errno), errno == tt.want; got != want {
 				t.Errorf("errors.Is(pluginError(%q), %v) = %v, want %v", tt.text, errno, got, want)
 			}
+		}
+	}
+}
+
+func TestRanges(t *testing.T) {
+	for _, tt := range []struct {
+		subnet            string
+		fnFirst, fnLast   string
+		svcFirst, svcLast string // "" when services get none
+	}{
+		{"10.62.0.0/16", "10.62.0.2", "10.62.239.255", "10.62.240.0", "10.62.255.254"},
+		{"10.9.0.0/24", "10.9.0.2", "10.9.0.239", "10.9.0.240", "10.9.0.254"},
+		{"10.9.0.0/26", "10.9.0.2", "10.9.0.59", "10.9.0.60", "10.9.0.62"},
+		{"10.9.0.0/27", "10.9.0.2", "10.9.0.30", "", ""},
+		{"10.9.0.0/29", "10.9.0.2", "10.9.0.6", "", ""},
+	} {
+		p := netip.MustParsePrefix(tt.subnet)
+		first, last := functionRange(p)
+		if first.String() != tt.fnFirst || last.String() != tt.fnLast {
+			t.Errorf("functionRange(%s) = %s-%s, want %s-%s", p, first, last, tt.fnFirst, tt.fnLast)
+		}
+		sf, sl, ok := servicesRange(p)
+		if ok != (tt.svcFirst != "") || ok && (sf.String() != tt.svcFirst || sl.String() != tt.svcLast) {
+			t.Errorf("servicesRange(%s) = %s-%s %v, want %q-%q", p, sf, sl, ok, tt.svcFirst, tt.svcLast)
 		}
 	}
 }

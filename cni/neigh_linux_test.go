@@ -1,8 +1,10 @@
 package cni
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"net"
 	"net/netip"
 	"syscall"
 	"testing"
@@ -44,5 +46,14 @@ func TestAckError(t *testing.T) {
 	}
 	if err := ackError([]byte{1, 2}); err == nil {
 		t.Errorf("ackError(short) = nil, want an error")
+	}
+}
+
+func TestGarp(t *testing.T) {
+	mac := net.HardwareAddr{2, 0xfd, 1, 2, 3, 4}
+	p := garp(mac, netip.MustParseAddr("10.9.0.241"))
+	want := []byte{0, 1, 8, 0, 6, 4, 0, 1, 2, 0xfd, 1, 2, 3, 4, 10, 9, 0, 241, 0, 0, 0, 0, 0, 0, 10, 9, 0, 241}
+	if !bytes.Equal(p, want) {
+		t.Errorf("garp = % x, want % x", p, want)
 	}
 }

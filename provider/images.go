@@ -56,7 +56,7 @@ func (p *Provider) ensureImage(ctx context.Context, d api.FunctionDeployment) (s
 // stream) into namespace ns and returns the images it named, unpacked and
 // ready to deploy. A bad archive is ErrInvalid and leaves nothing behind.
 func (p *Provider) ImportImages(ctx context.Context, ns string, archive io.Reader) ([]api.Image, error) {
-	if err := p.checkNamespace(ns); err != nil {
+	if err := p.checkImageNamespace(ns); err != nil {
 		return nil, err
 	}
 	imgs, err := p.rt.Import(ctx, ns, archive)
@@ -76,7 +76,7 @@ func (p *Provider) ImportImages(ctx context.Context, ns string, archive io.Reade
 
 // Images lists the images in namespace ns with the functions using each.
 func (p *Provider) Images(ctx context.Context, ns string) ([]api.Image, error) {
-	if err := p.checkNamespace(ns); err != nil {
+	if err := p.checkImageNamespace(ns); err != nil {
 		return nil, err
 	}
 	imgs, err := p.rt.Images(ctx, ns)
@@ -94,7 +94,7 @@ func (p *Provider) Images(ctx context.Context, ns string) ([]api.Image, error) {
 // deployed with it (at any scale, parked at zero too) the answer is
 // ErrInUse naming the functions; a missing image is ErrNotFound.
 func (p *Provider) RemoveImage(ctx context.Context, ns, ref string) error {
-	if err := p.checkNamespace(ns); err != nil {
+	if err := p.checkImageNamespace(ns); err != nil {
 		return err
 	}
 	name, err := containerd.NormalizeRef(ref)
@@ -129,6 +129,15 @@ func (p *Provider) UsingImage(ns, image string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// checkImageNamespace refuses a namespace that does not exist; the side
+// services' namespace exists for images (offline boxes import theirs).
+func (p *Provider) checkImageNamespace(ns string) error {
+	if ns == api.ServicesNamespace {
+		return nil
+	}
+	return p.checkNamespace(ns)
 }
 
 // checkNamespace refuses a namespace that does not exist.

@@ -128,6 +128,9 @@ func TestImagesBadInput(t *testing.T) {
 	if _, err := h.p.ImportImages(ctx, api.DefaultNamespace, strings.NewReader("x/ok:1 bad")); !errors.Is(err, ErrInvalid) {
 		t.Errorf("ImportImages(bad archive) = %v, want ErrInvalid", err)
 	}
+	if _, err := h.p.ImportImages(ctx, api.ServicesNamespace, strings.NewReader("x/ok:1")); err != nil {
+		t.Errorf("ImportImages into the services' namespace = %v, want it taken (funcd image import --services)", err)
+	}
 	for name, call := range map[string]func() error{
 		"import": func() error { _, err := h.p.ImportImages(ctx, "nope", strings.NewReader("x/ok:1")); return err },
 		"list":   func() error { _, err := h.p.Images(ctx, "nope"); return err },

@@ -99,6 +99,9 @@ func (p *Provider) CreateNamespace(ctx context.Context, n api.FunctionNamespace)
 	if err := api.ValidateName(n.Name); err != nil {
 		return fmt.Errorf("%w: namespace name: %v", ErrInvalid, err)
 	}
+	if n.Name == api.ServicesNamespace {
+		return fmt.Errorf("%w: namespace name %s is reserved for funcd's side services", ErrInvalid, n.Name)
+	}
 	unlock := p.locks.lock(namespaceKey(n.Name))
 	defer unlock()
 	if p.namespaceExists(n.Name) {

@@ -18,7 +18,7 @@ func TestNamespaces(t *testing.T) {
 	if err := h.p.Deploy(ctx, deployment("a", inDev)); !errors.Is(err, ErrInvalid) {
 		t.Errorf("Deploy into a missing namespace = %v, want ErrInvalid", err)
 	}
-	for _, bad := range []string{"", "Dev", "a/b", "../x"} {
+	for _, bad := range []string{"", "Dev", "a/b", "../x", api.ServicesNamespace} {
 		if err := h.p.CreateNamespace(ctx, api.FunctionNamespace{Name: bad}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("CreateNamespace(%q) = %v, want ErrInvalid", bad, err)
 		}

@@ -11,6 +11,7 @@ var testImages = []testenv.Image{
 	{Ref: "testfn:v1", Pkg: "test/testfn", Config: imagebuild.Config{Entrypoint: "/testfn", Env: []string{"VERSION=v1"}}},
 	{Ref: "testfn:v2", Pkg: "test/testfn", Config: imagebuild.Config{Entrypoint: "/testfn", Env: []string{"VERSION=v2"}}},
 	{Ref: "testfn:nobody", Pkg: "test/testfn", Config: imagebuild.Config{Entrypoint: "/testfn", User: "65534:65534"}},
+	{Ref: "testsvc:v1", Pkg: "test/testsvc", Config: imagebuild.Config{Entrypoint: "/testsvc"}},
 	{Ref: "hello:0.1", Pkg: "examples/hello", Config: imagebuild.Config{Entrypoint: "/hello"}},
 }
 

@@ -57,6 +57,7 @@ var cliCommands = map[string]cliCommand{
 	"rm":        {"alias for remove", cliWithHelp(cliRemove)},
 	"scale":     {"set a function's replica count", cliWithHelp(cliScale)},
 	"secret":    {"create, update, list and remove secrets", cliWithHelp(cliSecret)},
+	"service":   {"list the side services (docker-compose.yaml), print their logs, restart one", cliWithHelp(cliService)},
 	"version":   {"print the CLI and gateway versions", cliWithHelp(cliVersion)},
 }
 

@@ -34,9 +34,16 @@ func cliImageImport(ctx context.Context, env cliEnv, args []string) error {
 		"Load the images in an archive into funcd, unpacked and ready to deploy: the output of\n`docker save NAME:TAG` (or `docker save NAME:TAG | gzip`), or an OCI image layout as tar.\nWith -, the archive is read from stdin. The archive is streamed, never held in memory.")
 	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
 	quiet := fs.Bool("quiet", false, "print no progress")
+	forServices := fs.Bool("services", false, "import for the side services (docker-compose.yaml), into their namespace "+api.ServicesNamespace)
 	pos, c, err := cliStart(fs, env, args, gateway, 1, 1, "a FILE, or - for stdin")
 	if err != nil {
 		return err
+	}
+	if *forServices {
+		if *namespace != "" {
+			return errors.New("image import: --services and --namespace exclude each other")
+		}
+		*namespace = api.ServicesNamespace
 	}
 	var archive io.Reader
 	size := int64(-1)

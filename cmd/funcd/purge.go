@@ -14,6 +14,7 @@ import (
 	"github.com/funcd/funcd/internal/containerd"
 	"github.com/funcd/funcd/internal/instance"
 	"github.com/funcd/funcd/internal/secrets"
+	"github.com/funcd/funcd/internal/services"
 	"github.com/funcd/funcd/provider"
 )
 
@@ -81,6 +82,15 @@ func runPurge(ctx context.Context, args []string, env cliEnv) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "removed %d replicas (tasks, containers, snapshots, addresses, network namespaces) in %s\n", n, strings.Join(nss, ", "))
+	if svcNet, err := cni.NewServices(cni.Config{Bridge: cfg.Bridge, Subnet: cfg.Subnet, BinDirs: []string{cfg.CNIBinDir}, Dir: filepath.Join(cfg.StateDir, "cni")}); err == nil {
+		r := services.New(ctr, svcNet, services.Config{StateDir: cfg.StateDir, Instance: id, StopGrace: cfg.StopGrace, Log: log.With("component", "services")})
+		n, err := r.Purge(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "removed %d side services (tasks, containers, addresses, published ports) in %s\n", n, services.Namespace)
+		nss = append(nss, services.Namespace)
+	}
 	if err := purgeImages(ctx, ctr, nss, env); err != nil {
 		return err
 	}

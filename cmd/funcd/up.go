@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -43,6 +45,11 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		return err
 	}
 	log := newLogger(env, cfg.LogLevel)
+	// SIGHUP reloads the compose file (startServices); caught from here
+	// on, so one sent while funcd starts does not end it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	// systemd's watchdog: alive while starting, then while the API answers
 	// and the supervisor is not stuck (selfCheck, set once serving).
 	var health atomic.Pointer[func(context.Context) error]
@@ -138,6 +145,14 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		}
 	}()
 
+	// Side services (docker-compose.yaml) come up in the background; an
+	// invalid file stops funcd here, before it serves.
+	svcs, stopServices, err := startServices(ctx, cfg, ctr, files, network.Gateway(), id, hup, log)
+	if err != nil {
+		return err
+	}
+	defer stopServices()
+
 	built := thisBuild()
 	release := api.VersionInfo{Release: built.Version, SHA: built.Commit}
 	servedBy := "funcd/" + built.Version
@@ -171,7 +186,7 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		<-triggersDone
 	}()
 
-	gw := gateway.New(prov, invoke, gateway.Config{Credentials: creds, Version: release, Secrets: secretStore, SecretUsers: prov,
+	gw := gateway.New(prov, invoke, gateway.Config{Credentials: creds, Services: servicesOrNil(svcs), Version: release, Secrets: secretStore, SecretUsers: prov,
 		Logs: logs.NewStore(filepath.Join(cfg.StateDir, "logs")), Namespaces: prov,
 		Invocations: m, Usage: prov,
 		Queue: q, ServedBy: servedBy, Validate: validateDeployment, Images: prov, MaxImageSize: cfg.MaxImageSize,

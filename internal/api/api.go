@@ -13,6 +13,11 @@ import "time"
 // DefaultNamespace is where functions live when a request names none.
 const DefaultNamespace = "openfaas-fn"
 
+// ServicesNamespace is the containerd namespace of the side services
+// (docker-compose.yaml). No function namespace may take this name, so no
+// function call or listing can reach a service's container.
+const ServicesNamespace = "funcd"
+
 // FunctionResources is a resource ceiling or reservation in Kubernetes
 // quantity syntax ("128Mi", "500m").
 type FunctionResources struct {

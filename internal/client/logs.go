@@ -57,8 +57,21 @@ func (c *Client) Logs(ctx context.Context, name, namespace string, opts LogOptio
 	if !opts.Since.IsZero() {
 		q.Set("since", opts.Since.UTC().Format(time.RFC3339))
 	}
-	op := "logs of " + qualified(name, namespace)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.gateway+"/system/logs?"+q.Encode(), nil)
+	return c.openLogs(ctx, "/system/logs", q, "logs of "+qualified(name, namespace))
+}
+
+// ServiceLogs opens a side service's log stream:
+// GET /system/services/NAME/logs. A missing service is ErrNotFound.
+func (c *Client) ServiceLogs(ctx context.Context, name string, opts LogOptions) (*LogStream, error) {
+	q := url.Values{"tail": {strconv.Itoa(opts.Tail)}, "follow": {strconv.FormatBool(opts.Follow)}}
+	if !opts.Since.IsZero() {
+		q.Set("since", opts.Since.UTC().Format(time.RFC3339))
+	}
+	return c.openLogs(ctx, "/system/services/"+url.PathEscape(name)+"/logs", q, "logs of service "+name)
+}
+
+func (c *Client) openLogs(ctx context.Context, path string, q url.Values, op string) (*LogStream, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.gateway+path+"?"+q.Encode(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,9 @@ type Daemon struct {
 	LogMaxSize         int64 // bytes of a replica's log file before it is rotated
 	PullPolicy         api.PullPolicy
 	MaxImageSize       int64 // bytes of an image archive POSTed to /system/images
+	// Compose is the docker-compose.yaml of the side services: --compose,
+	// else STATE/docker-compose.yaml when it exists; "" for none.
+	Compose string
 
 	// The queue of asynchronous invocations and the event triggers.
 	QueueWorkers       int   // queued invocations running at once
@@ -109,6 +113,7 @@ func parseDaemon(args []string, getenv func(string) string, usage io.Writer, ins
 	fs.StringVar(&d.NATSListen, "nats-listen", "", "host:port where outside NATS clients may connect (user funcd, password in\nSTATE/secrets/nats-password); empty keeps NATS inside funcd")
 	fs.Var(&callbackAllow, "callback-allow", "CIDR range X-Callback-Url may reach although it is loopback, link-local,\nthe functions' network or an address of this host (repeatable; default: none)")
 	fs.StringVar(&d.MQTTListen, "mqtt-listen", "", "host:port of an MQTT listener (e.g. :1883), same credentials as --nats-listen;\nMQTT topic a/b/c invokes functions whose topic annotation is a/b/c")
+	fs.StringVar(&d.Compose, "compose", "", "docker-compose.yaml of the side services funcd runs beside functions\n(default: STATE/docker-compose.yaml when it exists; none is fine); reloaded on SIGHUP")
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: funcd up [flags]\n\nRuns the funcd daemon: the OpenFaaS API, invocations and the function supervisor.\nEvery flag --name can also be set with the environment variable FUNCD_NAME\n(upper case, '-' as '_'), e.g. FUNCD_STATE_DIR=/srv/funcd.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -185,6 +190,11 @@ func parseDaemon(args []string, getenv func(string) string, usage io.Writer, ins
 	}
 	if d.Timeout <= 0 || d.ReadyTimeout <= 0 || d.StopGrace < 0 {
 		return d, errors.New("--timeout and --ready-timeout must be positive, --stop-grace not negative")
+	}
+	if d.Compose == "" {
+		if path := filepath.Join(d.StateDir, "docker-compose.yaml"); fileExists(path) {
+			d.Compose = path
+		}
 	}
 	return d, nil
 }
@@ -294,4 +304,9 @@ func (l *listFlag) String() string { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error {
 	*l = append(*l, v)
 	return nil
+}
+
+func fileExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir()
 }

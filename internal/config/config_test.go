@@ -4,6 +4,8 @@ import (
 	"flag"
 	"io"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -152,5 +154,30 @@ func TestEnvironmentFileRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("settings file defaults give\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestComposeDefault(t *testing.T) {
+	state := t.TempDir()
+	getenv := func(string) string { return "" }
+	d, err := ParseDaemon([]string{"--state-dir", state}, getenv, io.Discard)
+	if err != nil || d.Compose != "" {
+		t.Fatalf("ParseDaemon without a compose file = %q, %v; want none", d.Compose, err)
+	}
+	path := filepath.Join(state, "docker-compose.yaml")
+	if err := os.WriteFile(path, []byte("services: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ = ParseDaemon([]string{"--state-dir", state}, getenv, io.Discard); d.Compose != path {
+		t.Errorf("Compose = %q, want the state directory's %s", d.Compose, path)
+	}
+	env := func(k string) string {
+		if k == "FUNCD_COMPOSE" {
+			return "/etc/x.yaml"
+		}
+		return ""
+	}
+	if d, _ = ParseDaemon([]string{"--state-dir", state}, env, io.Discard); d.Compose != "/etc/x.yaml" {
+		t.Errorf("Compose with FUNCD_COMPOSE = %q, want /etc/x.yaml", d.Compose)
 	}
 }

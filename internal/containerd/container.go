@@ -3,6 +3,8 @@ package containerd
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	ctd "github.com/containerd/containerd"
 	"github.com/containerd/containerd/containers"
@@ -26,6 +28,14 @@ type ContainerSpec struct {
 	MemoryLimit  int64  // bytes; 0 for none; also the size of /tmp
 	CPUMillis    int64  // CPU quota in millicores; 0 for none
 	PidsLimit    int64  // 0 for none
+
+	// For side services (compose), all optional:
+	Entrypoint []string // replaces the image's entrypoint (and its cmd); nil keeps both
+	Command    []string // replaces the image's cmd; nil keeps it
+	User       string   // "uid[:gid]" or a user name in the image; "" for the image's
+	CapAdd     []string // capabilities added to the default set ("NET_ADMIN" or "CAP_NET_ADMIN"; "ALL")
+	CapDrop    []string // capabilities dropped from it ("ALL" for every one)
+	NoTmpfs    bool     // no tmpfs on /tmp: the image's own /tmp stays
 }
 
 // Create creates the container and its writable snapshot. On failure
@@ -44,10 +54,13 @@ func (c *Client) Create(ctx context.Context, ns string, s ContainerSpec) (err er
 		oci.WithMounts(s.Mounts),
 	}
 	specOpts = append(specOpts, limits(s)...)
+	specOpts = append(specOpts, process(img, s)...)
 	if s.NetNS != "" {
 		specOpts = append(specOpts, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: s.NetNS}))
 	}
-	specOpts = append(specOpts, withTmpfs("/tmp", tmpSize(s.MemoryLimit)))
+	if !s.NoTmpfs {
+		specOpts = append(specOpts, withTmpfs("/tmp", tmpSize(s.MemoryLimit)))
+	}
 	if s.ReadOnlyRoot {
 		specOpts = append(specOpts, oci.WithRootFSReadonly())
 	}
@@ -96,6 +109,47 @@ func limits(s ContainerSpec) []oci.SpecOpts {
 		opts = append(opts, oci.WithPidsLimit(s.PidsLimit))
 	}
 	return opts
+}
+
+// process turns s's command, user and capabilities into spec options,
+// applied after the image's config and funcd's default isolation.
+func process(img ctd.Image, s ContainerSpec) []oci.SpecOpts {
+	var opts []oci.SpecOpts
+	switch {
+	case s.Entrypoint != nil:
+		opts = append(opts, oci.WithProcessArgs(append(slices.Clone(s.Entrypoint), s.Command...)...))
+	case s.Command != nil:
+		opts = append(opts, oci.WithImageConfigArgs(img, s.Command))
+	}
+	if s.User != "" {
+		opts = append(opts, oci.WithUser(s.User))
+	}
+	if slices.ContainsFunc(s.CapDrop, isAll) {
+		opts = append(opts, oci.WithCapabilities(nil))
+	} else if len(s.CapDrop) > 0 {
+		opts = append(opts, oci.WithDroppedCapabilities(capNames(s.CapDrop)))
+	}
+	if slices.ContainsFunc(s.CapAdd, isAll) {
+		opts = append(opts, oci.WithAllKnownCapabilities)
+	} else if len(s.CapAdd) > 0 {
+		opts = append(opts, oci.WithAddedCapabilities(capNames(s.CapAdd)))
+	}
+	return opts
+}
+
+func isAll(c string) bool { return strings.EqualFold(c, "ALL") }
+
+// capNames spells capabilities as the OCI spec does: "CAP_" and upper case.
+func capNames(caps []string) []string {
+	out := make([]string, len(caps))
+	for i, c := range caps {
+		c = strings.ToUpper(c)
+		if !strings.HasPrefix(c, "CAP_") {
+			c = "CAP_" + c
+		}
+		out[i] = c
+	}
+	return out
 }
 
 // defaultTmpSize caps /tmp of a function without a memory limit.

@@ -61,3 +61,40 @@ func TestIsolationSpec(t *testing.T) {
 		})
 	}
 }
+
+func TestServiceProcessSpec(t *testing.T) {
+	ctx := namespaces.WithNamespace(context.Background(), "test")
+	for _, tt := range []struct {
+		name     string
+		s        ContainerSpec
+		args     []string
+		has, not []string // capabilities
+	}{
+		{"entrypoint and command", ContainerSpec{Entrypoint: []string{"/bin/kv"}, Command: []string{"-port", "80"}}, []string{"/bin/kv", "-port", "80"}, []string{"CAP_CHOWN"}, []string{"CAP_SYS_ADMIN"}},
+		{"cap_add without prefix", ContainerSpec{Entrypoint: []string{"/x"}, CapAdd: []string{"net_admin"}}, []string{"/x"}, []string{"CAP_NET_ADMIN", "CAP_CHOWN"}, nil},
+		{"cap_drop", ContainerSpec{Entrypoint: []string{"/x"}, CapDrop: []string{"CHOWN"}}, []string{"/x"}, []string{"CAP_KILL"}, []string{"CAP_CHOWN"}},
+		{"cap_drop ALL then add", ContainerSpec{Entrypoint: []string{"/x"}, CapDrop: []string{"ALL"}, CapAdd: []string{"NET_BIND_SERVICE"}}, []string{"/x"}, []string{"CAP_NET_BIND_SERVICE"}, []string{"CAP_CHOWN", "CAP_KILL"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := append(limits(tt.s), process(nil, tt.s)...)
+			spec, err := oci.GenerateSpec(ctx, nil, &containers.Container{ID: "x"}, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(spec.Process.Args, tt.args) {
+				t.Errorf("args = %q, want %q", spec.Process.Args, tt.args)
+			}
+			caps := spec.Process.Capabilities.Bounding
+			for _, c := range tt.has {
+				if !slices.Contains(caps, c) {
+					t.Errorf("capabilities %v lack %s", caps, c)
+				}
+			}
+			for _, c := range tt.not {
+				if slices.Contains(caps, c) {
+					t.Errorf("capabilities %v have %s", caps, c)
+				}
+			}
+		})
+	}
+}

@@ -266,3 +266,51 @@ func (c *Client) task(ctx context.Context, ns, id string) (ctd.Task, error) {
 	}
 	return ctr.Task(ctx, nil)
 }
+
+// Exec runs args in container id's running task, as its own process with
+// the task's user, environment and working directory, output discarded,
+// and returns its exit code. It gives up (killing the process) when ctx
+// ends. Healthchecks of side services use it.
+func (c *Client) Exec(ctx context.Context, ns, id string, args []string) (_ uint32, err error) {
+	defer markUnavailable(&err)
+	t, err := c.task(ctx, ns, id)
+	if err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", id, err)
+	}
+	nctx := withNS(ctx, ns)
+	spec, err := t.Spec(nctx)
+	if err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", id, err)
+	}
+	proc := *spec.Process
+	proc.Args = args
+	proc.Terminal = false
+	execID := "exec-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	p, err := t.Exec(nctx, execID, &proc, cio.NullIO)
+	if err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", id, err)
+	}
+	// The process must be deleted whatever happens, also when ctx ended.
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(nctx), 5*time.Second)
+		defer cancel()
+		_, _ = p.Delete(dctx, ctd.WithProcessKill)
+	}()
+	st, err := p.Wait(nctx)
+	if err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", id, err)
+	}
+	if err := p.Start(nctx); err != nil {
+		return 0, fmt.Errorf("exec in %s: %w", id, err)
+	}
+	select {
+	case s := <-st:
+		code, _, err := s.Result()
+		if err != nil {
+			return 0, fmt.Errorf("exec in %s: %w", id, err)
+		}
+		return code, nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("exec in %s: %w", id, ctx.Err())
+	}
+}

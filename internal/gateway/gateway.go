@@ -59,6 +59,7 @@ type Config struct {
 	Images      Images       // serves /system/images when set
 	Invocations Invocations  // fills invocationCount when set
 	Usage       Usage        // fills usage when set
+	Services    Services     // serves /system/services when set
 	// MaxImageSize caps an image archive POSTed to /system/images, and the
 	// tar it decompresses to (bytes; must be positive with Images).
 	MaxImageSize int64
@@ -113,6 +114,9 @@ func New(fns Functions, invoke http.Handler, cfg Config, log *slog.Logger) *Gate
 	}
 	if cfg.Images != nil {
 		g.imageRoutes(auth)
+	}
+	if cfg.Services != nil {
+		g.serviceRoutes(auth)
 	}
 	g.mux.HandleFunc("GET /healthz", healthz)
 	g.mux.HandleFunc("GET /readyz", g.readyz)

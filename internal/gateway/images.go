@@ -58,7 +58,7 @@ func (g *Gateway) importImages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ns := namespace(r.URL.Query().Get("namespace"))
-	if err := g.knownNamespace(ns); err != nil {
+	if err := g.knownImageNamespace(ns); err != nil {
 		g.fail(w, r, err)
 		return
 	}
@@ -95,7 +95,7 @@ func (g *Gateway) imageTooLarge(w http.ResponseWriter, max int64) {
 
 func (g *Gateway) listImages(w http.ResponseWriter, r *http.Request) {
 	ns := namespace(r.URL.Query().Get("namespace"))
-	if err := g.knownNamespace(ns); err != nil {
+	if err := g.knownImageNamespace(ns); err != nil {
 		g.fail(w, r, err)
 		return
 	}
@@ -119,7 +119,7 @@ func (g *Gateway) removeImage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ns := namespace(r.URL.Query().Get("namespace"))
-	if err := g.knownNamespace(ns); err != nil {
+	if err := g.knownImageNamespace(ns); err != nil {
 		g.fail(w, r, err)
 		return
 	}
@@ -142,4 +142,13 @@ func (i *idleReader) Close() error { return i.r.Close() }
 func (i *idleReader) Read(p []byte) (int, error) {
 	_ = i.rc.SetReadDeadline(time.Now().Add(uploadIdle))
 	return i.r.Read(p)
+}
+
+// knownImageNamespace is knownNamespace, and the side services' namespace
+// when funcd runs services: `funcd image import --services`.
+func (g *Gateway) knownImageNamespace(ns string) error {
+	if ns == api.ServicesNamespace && g.cfg.Services != nil {
+		return nil
+	}
+	return g.knownNamespace(ns)
 }

@@ -51,7 +51,9 @@ func Write(dir string, opts Options) (Files, error) {
 	if err := atomicfile.WriteIfChanged(f.ResolvConf, resolvConf(servers, search), 0o644); err != nil {
 		return Files{}, err
 	}
-	if err := atomicfile.WriteIfChanged(f.Hosts, hosts(opts.Gateway), 0o644); err != nil {
+	// In place: replicas adopted from the last run have it bind-mounted.
+	// Side services' names are added by UpdateHosts once they are known.
+	if err := UpdateHosts(f.Hosts, opts.Gateway, nil); err != nil {
 		return Files{}, err
 	}
 	return f, nil
@@ -105,6 +107,43 @@ func resolvConf(servers, search []string) []byte {
 	return b.Bytes()
 }
 
-func hosts(gateway netip.Addr) []byte {
-	return []byte(fmt.Sprintf("# written by funcd\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\tgateway\n", gateway))
+func hosts(gateway netip.Addr, services ...Host) []byte {
+	b := []byte(fmt.Sprintf("# written by funcd\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\tgateway\n", gateway))
+	for _, h := range services {
+		b = fmt.Appendf(b, "%s\t%s\n", h.Addr, h.Name)
+	}
+	return b
+}
+
+// Host is a name the hosts file gives an address: a side service.
+type Host struct {
+	Name string
+	Addr netip.Addr
+}
+
+// UpdateHosts rewrites the hosts file at path, written by Write, to list
+// services beside the gateway. It writes in place, not by renaming: the
+// file is bind-mounted into running containers, which keep the inode they
+// were given and so see the change.
+func UpdateHosts(path string, gateway netip.Addr, services []Host) error {
+	want := hosts(gateway, services...)
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, want) {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("hosts file: %w", err)
+	}
+	// Write before truncating, so a reader never meets an empty file.
+	_, werr := f.WriteAt(want, 0)
+	if werr == nil {
+		werr = f.Truncate(int64(len(want)))
+	}
+	if err := f.Close(); werr == nil {
+		werr = err
+	}
+	if werr != nil {
+		return fmt.Errorf("hosts file: %w", werr)
+	}
+	return nil
 }

@@ -54,3 +54,37 @@ func TestWrite(t *testing.T) {
 		t.Errorf("hosts = %q, want gateway entry", h)
 	}
 }
+
+func TestUpdateHostsInPlace(t *testing.T) {
+	dir := t.TempDir()
+	gw := netip.MustParseAddr("10.9.0.1")
+	f, err := Write(dir, Options{Gateway: gw, Nameservers: []string{"1.1.1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(f.Hosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := []Host{{"db", netip.MustParseAddr("10.9.0.241")}, {"cache", netip.MustParseAddr("10.9.0.242")}}
+	if err := UpdateHosts(f.Hosts, gw, svc); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(f.Hosts)
+	if !os.SameFile(before, after) {
+		t.Error("UpdateHosts replaced the file; bind mounts would keep the old one")
+	}
+	data, _ := os.ReadFile(f.Hosts)
+	for _, want := range []string{"10.9.0.1\tgateway\n", "10.9.0.241\tdb\n", "10.9.0.242\tcache\n"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("hosts = %q, want a line %q", data, want)
+		}
+	}
+	if err := UpdateHosts(f.Hosts, gw, svc[:1]); err != nil {
+		t.Fatal(err)
+	}
+	data, _ = os.ReadFile(f.Hosts)
+	if strings.Contains(string(data), "cache") || !strings.HasSuffix(string(data), "10.9.0.241\tdb\n") {
+		t.Errorf("hosts after a service left = %q", data)
+	}
+}
