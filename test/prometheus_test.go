@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/internal/compose"
+	"github.com/funcd/funcd/internal/imagebuild"
 	"github.com/funcd/funcd/test/testenv"
 )
 
@@ -279,4 +282,98 @@ func TestPrometheusImageRuns(t *testing.T) {
 	if err != nil || !strings.Contains(body, `"storage.tsdb.path":"/prometheus"`) || !strings.Contains(body, `"config.file":"/etc/prometheus/prometheus.yml"`) {
 		t.Errorf("GET /api/v1/status/flags = %s, %v; want the image's config file and /prometheus", body, err)
 	}
+}
+
+// TestShippedComposePrometheus runs the repository's docker-compose.yaml
+// and prometheus.yml as funcd install ships them, with Debian's prometheus
+// imported offline under the upstream image name: the Prometheus side
+// service scrapes funcd at gateway:8080 and counts what funcd counts. The
+// only edits are the published port (a free one) and the scrape interval
+// (1 s, for a quick test).
+func TestShippedComposePrometheus(t *testing.T) {
+	requireE2E(t)
+	lookPath(t, "prometheus")
+	ctx := t.Context()
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	shipped := func(name string, edits ...string) {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join("..", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		for i := 0; i < len(edits); i += 2 {
+			if !strings.Contains(s, edits[i]) {
+				t.Fatalf("the shipped %s has no %q any more; update this test", name, edits[i])
+			}
+			s = strings.ReplaceAll(s, edits[i], edits[i+1])
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shipped("docker-compose.yaml", `"127.0.0.1:9090:9090"`, fmt.Sprintf(`"127.0.0.1:%d:9090"`, port))
+	shipped("prometheus.yml", "scrape_interval: 15s", "scrape_interval: 1s")
+	file := filepath.Join(dir, "docker-compose.yaml")
+	p, err := compose.Load(ctx, file, nil)
+	if err != nil || len(p.Services) != 1 || len(p.Warnings) != 0 {
+		t.Fatalf("compose.Load(shipped) = %+v, %v; want one service, no warnings", p, err)
+	}
+	image := p.Services[0].Image
+
+	// Offline: the upstream image cannot be pulled; the service waits
+	// until it is imported and restarted.
+	f := startFuncd(t, WithArgs("--compose", file))
+	purgeAtCleanup(t, f)
+	c := f.Client(t)
+	img, err := testenv.PrometheusImage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(dir, "prometheus.tar")
+	if err := imagebuild.WriteTarball(img, image, archive); err != nil {
+		t.Fatal(err)
+	}
+	a, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if _, err := c.ImportImage(ctx, api.ServicesNamespace, a, -1); err != nil {
+		t.Fatalf("import %s for the services: %v", image, err)
+	}
+	if err := c.RestartService(ctx, "prometheus"); err != nil {
+		t.Fatal(err)
+	}
+	prom := &testenv.Prometheus{URL: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	eventually(t, time.Minute, func() error {
+		return httpDo(ctx, http.MethodGet, prom.URL+"/-/ready", "", http.StatusOK)
+	})
+
+	// A new named volume gets the image's /prometheus, owner included, as
+	// Docker fills it: Prometheus runs as nobody and writes its TSDB there.
+	vol := filepath.Join(f.StateDir, "volumes", "prometheus-data")
+	if fi, err := os.Stat(vol); err != nil || fi.Sys().(*syscall.Stat_t).Uid != 65534 {
+		t.Errorf("volume %s = %v, %v; want a directory owned by nobody (65534)", vol, fi, err)
+	}
+
+	deployReady(t, c, api.FunctionDeployment{Service: "counted", Image: imageRef("testfn:v1")})
+	const n = 4
+	for i := range n {
+		if code, body, err := call(ctx, c, "counted", http.MethodGet, "/", ""); err != nil || code != http.StatusOK {
+			t.Fatalf("call %d: GET /function/counted = %d %q, %v", i+1, code, body, err)
+		}
+	}
+	query := `sum(gateway_function_invocation_total{function_name="counted.openfaas-fn"})`
+	eventually(t, 30*time.Second, func() error {
+		got, err := prom.Query(ctx, query)
+		if err == nil && got["{}"] != n {
+			err = fmt.Errorf("Query(%s) = %v, want %d", query, got, n)
+		}
+		return err
+	})
 }

@@ -3,6 +3,7 @@ package services
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -303,7 +304,34 @@ func (r *Runner) createOnce(ctx context.Context, s *service) (err error) {
 	if err != nil {
 		return err
 	}
-	return r.rt.Create(ctx, Namespace, spec)
+	if err := r.rt.Create(ctx, Namespace, spec); err != nil {
+		return err
+	}
+	return r.fillVolumes(ctx, s)
+}
+
+// fillVolumes copies what s's image holds at each named volume's target
+// into the volume while it is empty, as Docker does for a new volume: the
+// image's data directory, its owner and mode with it.
+func (r *Runner) fillVolumes(ctx context.Context, s *service) error {
+	for _, m := range s.spec.Mounts {
+		if m.Volume == "" {
+			continue
+		}
+		dir := r.volumeDir(m.Volume)
+		if entries, err := os.ReadDir(dir); err != nil || len(entries) > 0 {
+			continue // mountSource made it; not empty: the volume's own data
+		}
+		if err := r.rt.CopyUp(ctx, Namespace, s.id, m.Target, dir); err != nil {
+			// It was empty: leave it so, for the next attempt to fill.
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+			}
+			return fmt.Errorf("volume %s: %w", m.Volume, err)
+		}
+	}
+	return nil
 }
 
 // previousAddress is the address the last container of service name had,

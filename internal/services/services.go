@@ -48,6 +48,8 @@ type Runtime interface {
 	Delete(ctx context.Context, ns, id string) error
 	List(ctx context.Context, ns string, match map[string]string) ([]containerd.Info, error)
 	Exec(ctx context.Context, ns, id string, args []string) (uint32, error)
+	// CopyUp fills dst with what container id's image holds at path.
+	CopyUp(ctx context.Context, ns, id, path, dst string) error
 }
 
 // Network attaches services to the bridge (cni.ServicesNetwork).

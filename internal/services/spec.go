@@ -161,11 +161,10 @@ func (r *Runner) mountSource(m compose.Mount) (string, error) {
 		if err := api.ValidateName(m.Volume); err != nil && !validVolume(m.Volume) {
 			return "", fmt.Errorf("volume %q: %v", m.Volume, err)
 		}
-		parent := filepath.Join(r.cfg.StateDir, "volumes")
-		if err := os.MkdirAll(parent, 0o700); err != nil {
+		dir := r.volumeDir(m.Volume)
+		if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 			return "", fmt.Errorf("volume %s: %w", m.Volume, err)
 		}
-		dir := filepath.Join(parent, m.Volume)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return "", fmt.Errorf("volume %s: %w", m.Volume, err)
 		}
@@ -180,6 +179,11 @@ func (r *Runner) mountSource(m compose.Mount) (string, error) {
 		}
 	}
 	return m.Source, nil
+}
+
+// volumeDir is where named volume v lives.
+func (r *Runner) volumeDir(v string) string {
+	return filepath.Join(r.cfg.StateDir, "volumes", v)
 }
 
 // validVolume accepts compose's volume names ([a-zA-Z0-9][a-zA-Z0-9_.-]*),
