@@ -45,6 +45,7 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		return err
 	}
 	log := newLogger(env, cfg.LogLevel)
+	captureLogrus(log)
 	// SIGHUP reloads the compose file (startServices); caught from here
 	// on, so one sent while funcd starts does not end it.
 	hup := make(chan os.Signal, 1)
