@@ -68,25 +68,31 @@ func New(cfg Config) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
+	c, err := writeAndLoad(cfg, NetworkName+".conflist", conf)
+	if err != nil {
+		return nil, err
+	}
+	return &Network{cni: c, bridge: cfg.Bridge, gateway: Gateway(cfg.Subnet), subnet: cfg.Subnet.Masked()}, nil
+}
+
+// writeAndLoad writes conf to cfg.Dir/file when it changed (an operator
+// reads it there) and loads it, after the loopback network.
+func writeAndLoad(cfg Config, file string, conf []byte) (gocni.CNI, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create CNI state dir: %w", err)
 	}
-	path := filepath.Join(cfg.Dir, NetworkName+".conflist")
+	path := filepath.Join(cfg.Dir, file)
 	if err := atomicfile.WriteIfChanged(path, conf, 0o644); err != nil {
 		return nil, fmt.Errorf("CNI config: %w", err)
 	}
-	c, err := gocni.New(
-		gocni.WithPluginDir(cfg.BinDirs),
-		gocni.WithInterfacePrefix("eth"),
-		gocni.WithMinNetworkCount(2),
-	)
+	c, err := gocni.New(gocni.WithPluginDir(cfg.BinDirs), gocni.WithInterfacePrefix("eth"), gocni.WithMinNetworkCount(2))
 	if err != nil {
 		return nil, fmt.Errorf("init CNI: %w", err)
 	}
 	if err := c.Load(gocni.WithConfListFile(path), gocni.WithLoNetwork); err != nil {
 		return nil, fmt.Errorf("load CNI config %s: %w", path, err)
 	}
-	return &Network{cni: c, bridge: cfg.Bridge, gateway: Gateway(cfg.Subnet), subnet: cfg.Subnet.Masked()}, nil
+	return c, nil
 }
 
 // Gateway is the host's address on the bridge: the first address of the

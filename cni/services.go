@@ -5,12 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 
 	gocni "github.com/containerd/go-cni"
-
-	"github.com/funcd/funcd/internal/atomicfile"
 )
 
 // The subnet is split: side services take its top sixteenth (from a /26
@@ -82,19 +78,9 @@ func NewServices(cfg Config) (*ServicesNetwork, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create CNI state dir: %w", err)
-	}
-	path := filepath.Join(cfg.Dir, NetworkName+"-services.conflist")
-	if err := atomicfile.WriteIfChanged(path, conf, 0o644); err != nil {
-		return nil, fmt.Errorf("CNI config: %w", err)
-	}
-	c, err := gocni.New(gocni.WithPluginDir(cfg.BinDirs), gocni.WithInterfacePrefix("eth"), gocni.WithMinNetworkCount(2))
+	c, err := writeAndLoad(cfg, NetworkName+"-services.conflist", conf)
 	if err != nil {
-		return nil, fmt.Errorf("init CNI: %w", err)
-	}
-	if err := c.Load(gocni.WithConfListFile(path), gocni.WithLoNetwork); err != nil {
-		return nil, fmt.Errorf("load CNI config %s: %w", path, err)
+		return nil, err
 	}
 	return &ServicesNetwork{cni: c, bridge: cfg.Bridge}, nil
 }

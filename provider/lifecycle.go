@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/funcd/funcd/internal/backoff"
 	"github.com/funcd/funcd/internal/containerd"
 )
 
@@ -169,7 +170,7 @@ func (p *Provider) superviseLoop(ctx context.Context, f *function, r *replica, e
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(backoff(failures)):
+			case <-time.After(backoff.Delay(failures)):
 			}
 			var err error
 			if exited, err = p.boot(ctx, r); err != nil {
@@ -217,23 +218,9 @@ func (p *Provider) superviseLoop(ctx context.Context, f *function, r *replica, e
 				failures = 0
 			}
 			failures++
-			p.log.Warn("replica exited; restarting", "replica", r.id, "code", e.Code, "in", backoff(failures))
+			p.log.Warn("replica exited; restarting", "replica", r.id, "code", e.Code, "in", backoff.Delay(failures))
 		}
 	}
-}
-
-// backoff is the wait before restart attempt n: none for the first start
-// and the first restart (a one-off crash costs no extra downtime), then
-// 0.5s doubling up to 30s.
-func backoff(n int) time.Duration {
-	if n <= 1 {
-		return 0
-	}
-	d := 500 * time.Millisecond
-	for i := 2; i < n && d < 30*time.Second; i++ {
-		d *= 2
-	}
-	return min(d, 30*time.Second)
 }
 
 // Restore loads the desired state and makes containerd match it: running

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/funcd/funcd/internal/api"
 )
@@ -501,14 +500,6 @@ func TestPickPrefersLeastLoaded(t *testing.T) {
 	b.inflight.Add(1) // now a has 4 in flight, b 5
 	if got := e.pick(); got != a {
 		t.Errorf("pick = %s, want a", got.id)
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	for n, want := range map[int]time.Duration{0: 0, 1: 0, 2: 500 * time.Millisecond, 3: time.Second, 4: 2 * time.Second, 20: 30 * time.Second} {
-		if got := backoff(n); got != want {
-			t.Errorf("backoff(%d) = %v, want %v", n, got, want)
-		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/funcd/funcd/cni"
+	"github.com/funcd/funcd/internal/backoff"
 	"github.com/funcd/funcd/internal/compose"
 	"github.com/funcd/funcd/internal/containerd"
 )
@@ -103,9 +104,9 @@ func (r *Runner) supervise(ctx context.Context, s *service, adopted bool) {
 				return
 			}
 			exits++
-			log.Error("start side service", "attempt", exits, "err", err, "retry_in", backoff(exits+1))
+			log.Error("start side service", "attempt", exits, "err", err, "retry_in", backoff.Delay(exits+1))
 			r.set(s, func() { s.state, s.pid = stateFailed, 0 })
-			if !sleep(ctx, backoff(exits+1)) {
+			if !sleep(ctx, backoff.Delay(exits+1)) {
 				return
 			}
 			continue
@@ -160,7 +161,7 @@ func (r *Runner) supervise(ctx context.Context, s *service, adopted bool) {
 				continue
 			}
 		}
-		wait := backoff(exits)
+		wait := backoff.Delay(exits)
 		log.Warn("side service exited; restarting", "code", e.Code, "in", wait)
 		if !sleep(ctx, wait) {
 			return
@@ -180,19 +181,6 @@ func restarts(policy compose.Restart, code uint32, failures int) bool {
 	default: // "no", ""
 		return false
 	}
-}
-
-// backoff is the wait before restart attempt n, as for replicas: none for
-// the first, then 0.5s doubling up to 30s.
-func backoff(n int) time.Duration {
-	if n <= 1 {
-		return 0
-	}
-	d := 500 * time.Millisecond
-	for i := 2; i < n && d < 30*time.Second; i++ {
-		d *= 2
-	}
-	return min(d, 30*time.Second)
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
@@ -257,7 +245,7 @@ func (r *Runner) create(ctx context.Context, s *service) bool {
 		if ctx.Err() != nil {
 			return false
 		}
-		wait := backoff(attempt + 1)
+		wait := backoff.Delay(attempt + 1)
 		log.Error("create side service", "attempt", attempt, "err", err, "retry_in", wait)
 		r.set(s, func() { s.state = stateFailed })
 		if !sleep(ctx, wait) {

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/funcd/funcd/internal/compose"
 )
@@ -29,14 +28,6 @@ func TestRestarts(t *testing.T) {
 	} {
 		if got := restarts(tt.policy, tt.code, tt.failures); got != tt.want {
 			t.Errorf("restarts(%+v, code %d, failures %d) = %v, want %v", tt.policy, tt.code, tt.failures, got, tt.want)
-		}
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	for n, want := range map[int]time.Duration{0: 0, 1: 0, 2: 500 * time.Millisecond, 3: time.Second, 4: 2 * time.Second, 20: 30 * time.Second} {
-		if got := backoff(n); got != want {
-			t.Errorf("backoff(%d) = %v, want %v", n, got, want)
 		}
 	}
 }
