@@ -155,12 +155,48 @@ funcd service restart --gateway `+gatewayURL+` prometheus`)
 	var got string
 	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
 		if got = promValue(ctx, hc, query); got == strconv.FormatFloat(want, 'f', -1, 64) {
-			report(t, "shipped_prometheus_counted=%s", got)
-			return
+			break
 		}
 	}
-	services, _ := m.run(ctx, "funcd service list --gateway "+gatewayURL+"; funcd service logs --gateway "+gatewayURL+" --tail 20 prometheus")
-	t.Fatalf("the shipped Prometheus counts %q invocations of %s, funcd %v\n%s", got, fnName, want, services)
+	if got != strconv.FormatFloat(want, 'f', -1, 64) {
+		services, _ := m.run(ctx, "funcd service list --gateway "+gatewayURL+"; funcd service logs --gateway "+gatewayURL+" --tail 20 prometheus")
+		t.Fatalf("the shipped Prometheus counts %q invocations of %s, funcd %v\n%s", got, fnName, want, services)
+	}
+	report(t, "shipped_prometheus_counted=%s", got)
+
+	// systemctl reload applies an edit of the file: the changed service
+	// is recreated, funcd keeps running. The edit also makes the file the
+	// user's, which the upgrade (reinstall) must keep.
+	servicePID := func() uint32 {
+		ss, err := c.Services(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range ss {
+			if s.Name == "prometheus" && s.State == "running" {
+				return s.PID
+			}
+		}
+		return 0
+	}
+	oldPID := servicePID()
+	mainPID := m.mustRun(ctx, t, "systemctl show -p MainPID --value funcd")
+	m.mustRun(ctx, t, `set -e
+grep -q 'mem_limit: 512m' /var/lib/funcd/docker-compose.yaml
+sed -i 's/mem_limit: 512m/mem_limit: 384m/' /var/lib/funcd/docker-compose.yaml
+systemctl reload funcd`)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		if pid := servicePID(); pid != 0 && pid != oldPID {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prometheus (pid %d) not recreated within a minute of systemctl reload", oldPID)
+		}
+	}
+	if got := m.mustRun(ctx, t, "systemctl show -p MainPID --value funcd"); got != mainPID || isActive(ctx, m, "funcd") != "active" {
+		t.Errorf("after systemctl reload funcd is %s with MainPID %s, want active with %s", isActive(ctx, m, "funcd"), got, mainPID)
+	}
+	waitPrometheus(ctx, t, m, hc)
 }
 
 // waitPrometheus waits until the Prometheus side service answers on its
@@ -338,6 +374,8 @@ func (s *systemdRun) reinstall(ctx context.Context, t *testing.T) {
 	}
 	checkSecret(ctx, t, c)
 	waitRecorded(ctx, t, c, ids, time.Minute)
+	// The compose file edited in sideServices is the user's: kept.
+	m.mustRun(ctx, t, "grep -q 'mem_limit: 384m' /var/lib/funcd/docker-compose.yaml")
 }
 
 // uninstallPurge checks that --uninstall leaves the functions running and
