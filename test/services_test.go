@@ -406,8 +406,9 @@ func authGet(t *testing.T, f *Funcd, path string) (int, string) {
 
 // TestServicesMemory measures what supervising side services costs funcd:
 // its RSS, Go heap in use and goroutines with no services, then with ten
-// (each with a healthcheck), applied by a reload. It fails only on a gross
-// cost (over 1 MiB of heap or 10 goroutines per service).
+// (each with a healthcheck), applied by a reload. It logs the figures and
+// asserts none (memory targets are benchmarks' to report, not tests'); it
+// fails when the ten do not all become healthy.
 func TestServicesMemory(t *testing.T) {
 	requireE2E(t)
 	const n = 10
@@ -446,9 +447,6 @@ func TestServicesMemory(t *testing.T) {
 	t.Logf("funcd with %d services: RSS %d KiB, heap in use %d KiB, %d goroutines", n, after.rssKiB, after.heapKiB, after.goroutines)
 	t.Logf("per service: RSS %+.1f KiB, heap %+.1f KiB, %+.1f goroutines",
 		float64(after.rssKiB-before.rssKiB)/n, float64(after.heapKiB-before.heapKiB)/n, float64(after.goroutines-before.goroutines)/n)
-	if (after.heapKiB-before.heapKiB)/n > 1024 || (after.goroutines-before.goroutines)/n > 10 {
-		t.Errorf("supervising a service costs more than 1 MiB of heap or 10 goroutines")
-	}
 }
 
 type cost struct{ rssKiB, heapKiB, goroutines int }
