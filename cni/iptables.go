@@ -154,11 +154,13 @@ func iptables(ctx context.Context, table string, args ...string) error {
 // or an address in the subnet, the CNI-* chains they led to when nothing
 // else does, the firewall plugin's CNI-FORWARD and CNI-ADMIN when they hold
 // nothing but jumps among themselves (another CNI user's rules keep them),
+// portmap's shared chains once no port is published (IdlePortmapChains),
 // and the bridge device.
 func RemoveHost(ctx context.Context, bridge string, subnet netip.Prefix) error {
 	errs := []error{
 		RemoveRules(ctx, func(r Rule) bool { return r.Names(bridge, subnet) }),
 		RemoveJumpOnlyChains(ctx, func(_, c string) bool { return c == "CNI-FORWARD" || c == "CNI-ADMIN" }),
+		removeIdlePortmap(ctx),
 	}
 	if _, err := net.InterfaceByName(bridge); err == nil {
 		if out, err := exec.CommandContext(ctx, "ip", "link", "delete", bridge).CombinedOutput(); err != nil {
@@ -190,6 +192,57 @@ func RemoveRules(ctx context.Context, doomed func(Rule) bool) error {
 			}
 		}
 		errs = append(errs, removeUnreferenced(ctx, table, targets))
+	}
+	return errors.Join(errs...)
+}
+
+// The portmap plugin's chains in the nat table, shared by every container
+// on the host that publishes a port (side services' and any other CNI
+// user's): the per-container CNI-DN-* chains hang off portmapDNAT.
+const (
+	portmapDNAT    = "CNI-HOSTPORT-DNAT"
+	portmapSetMark = "CNI-HOSTPORT-SETMARK"
+	portmapMasq    = "CNI-HOSTPORT-MASQ"
+)
+
+// IdlePortmapChains returns portmap's shared chains among chains when no
+// container publishes a port any more (portmapDNAT holds no rule), so that
+// they can go; none while anyone's port is published. portmap makes them
+// again at its next ADD.
+func IdlePortmapChains(chains []string, rules []Rule) map[string]bool {
+	for _, r := range rules {
+		if r.Chain == portmapDNAT {
+			return nil
+		}
+	}
+	idle := map[string]bool{}
+	for _, c := range chains {
+		if c == portmapDNAT || c == portmapSetMark || c == portmapMasq {
+			idle[c] = true
+		}
+	}
+	return idle
+}
+
+// removeIdlePortmap deletes IdlePortmapChains of the nat table, with the
+// jumps to them from PREROUTING, OUTPUT and POSTROUTING.
+func removeIdlePortmap(ctx context.Context) error {
+	chains, rules, err := iptablesSave(ctx, "nat")
+	if err != nil {
+		return err
+	}
+	idle := IdlePortmapChains(chains, rules)
+	var errs []error
+	for _, r := range rules {
+		if !idle[r.Chain] && idle[r.Target()] {
+			errs = append(errs, iptables(ctx, "nat", append([]string{"-D", r.Chain}, r.Args...)...))
+		}
+	}
+	for c := range idle {
+		errs = append(errs, iptables(ctx, "nat", "-F", c))
+	}
+	for c := range idle {
+		errs = append(errs, iptables(ctx, "nat", "-X", c))
 	}
 	return errors.Join(errs...)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -80,5 +81,38 @@ func TestRacedOnIptables(t *testing.T) {
 		if got := racedOnIptables(errors.New(msg)); got != want {
 			t.Errorf("racedOnIptables(%q) = %v, want %v", msg, got, want)
 		}
+	}
+}
+
+// TestIdlePortmapChains: portmap's shared chains go only when no
+// container publishes a port (CNI-HOSTPORT-DNAT is empty).
+func TestIdlePortmapChains(t *testing.T) {
+	const idle = `*nat
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:CNI-HOSTPORT-DNAT - [0:0]
+:CNI-HOSTPORT-MASQ - [0:0]
+:CNI-HOSTPORT-SETMARK - [0:0]
+-A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT
+-A OUTPUT -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT
+-A POSTROUTING -m comment --comment "CNI portfwd requiring masquerade" -j CNI-HOSTPORT-MASQ
+-A CNI-HOSTPORT-MASQ -m mark --mark 0x2000/0x2000 -j MASQUERADE
+-A CNI-HOSTPORT-SETMARK -m comment --comment "CNI portfwd masquerade mark" -j MARK --set-xmark 0x2000/0x2000
+COMMIT
+`
+	chains, rules := ParseIptablesSave(idle)
+	got := IdlePortmapChains(chains, rules)
+	if len(got) != 3 || !got["CNI-HOSTPORT-DNAT"] || !got["CNI-HOSTPORT-MASQ"] || !got["CNI-HOSTPORT-SETMARK"] {
+		t.Errorf("IdlePortmapChains(no published port) = %v, want the three shared chains", got)
+	}
+
+	busy := strings.Replace(idle, "COMMIT", `:CNI-DN-0a1b2c - [0:0]
+-A CNI-HOSTPORT-DNAT -p tcp -m comment --comment "dnat name: \"other\" id: \"x\"" -m multiport --dports 5432 -j CNI-DN-0a1b2c
+-A CNI-DN-0a1b2c -p tcp -s 10.88.0.0/16 --dport 5432 -j CNI-HOSTPORT-SETMARK
+COMMIT`, 1)
+	chains, rules = ParseIptablesSave(busy)
+	if got := IdlePortmapChains(chains, rules); len(got) != 0 {
+		t.Errorf("IdlePortmapChains(another user's published port) = %v, want none", got)
 	}
 }
