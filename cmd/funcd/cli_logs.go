@@ -36,10 +36,16 @@ func cliLogs(ctx context.Context, env cliEnv, args []string) error {
 		return err
 	}
 	defer s.Close()
+	return printLogs(ctx, env, s)
+}
+
+// printLogs prints a log stream's lines, one per message, until it ends
+// or ctx does (interrupted while following).
+func printLogs(ctx context.Context, env cliEnv, s *client.LogStream) error {
 	for {
 		m, err := s.Recv()
 		if errors.Is(err, io.EOF) || (err != nil && ctx.Err() != nil) {
-			return nil // the end, or interrupted while following
+			return nil
 		}
 		if err != nil {
 			return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -80,16 +79,7 @@ func cliService(ctx context.Context, env cliEnv, args []string) error {
 			return err
 		}
 		defer s.Close()
-		for {
-			m, err := s.Recv()
-			if errors.Is(err, io.EOF) || (err != nil && ctx.Err() != nil) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stdout, "%s %s %s\n", m.Timestamp.Format(time.RFC3339Nano), m.Instance, m.Text)
-		}
+		return printLogs(ctx, env, s)
 	default:
 		return fmt.Errorf("service: unknown subcommand %q (list, logs, restart)", sub)
 	}
