@@ -30,6 +30,7 @@ const (
 	commitMaxMsgs  = 1000    // the server's limit on an atomic batch
 	commitMaxBytes = 8 << 20 // what one batch may stage
 	commitTimeout  = 30 * time.Second
+	commitWindow   = time.Millisecond // the longest a batch waits for more callers
 )
 
 // JetStream's headers and error codes for atomic batches.
@@ -54,6 +55,7 @@ type committer struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream string
+	window time.Duration // see run; 0 never waits
 	in     chan *pending
 	stop   chan struct{}
 	wg     sync.WaitGroup
@@ -62,8 +64,10 @@ type committer struct {
 	mu            sync.Mutex
 }
 
-func newCommitter(nc *nats.Conn, js jetstream.JetStream, stream string) *committer {
-	c := &committer{nc: nc, js: js, stream: stream, in: make(chan *pending), stop: make(chan struct{})}
+// newCommitter starts a committer for stream; window is the longest a
+// batch waits for more callers (see run).
+func newCommitter(nc *nats.Conn, js jetstream.JetStream, stream string, window time.Duration) *committer {
+	c := &committer{nc: nc, js: js, stream: stream, window: window, in: make(chan *pending), stop: make(chan struct{})}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -100,10 +104,16 @@ func (c *committer) publish(ctx context.Context, subject string, data []byte, ms
 }
 
 // run takes the first waiting request, then every other one already
-// waiting (no timer: requests gather while the previous batch syncs),
-// and commits them together.
+// waiting, and commits them together. Requests gather while the previous
+// batch syncs; under load the callers then split into two groups taking
+// turns, each batch half of them. So when the last two batches held more
+// than one request, run waits a little (a quarter of the last commit's
+// time, at most commitWindow) for the callers just answered to come back,
+// until the batch is as large as those two together: one sync for all.
 func (c *committer) run() {
 	batch := make([]*pending, 0, 64)
+	var prev1, prev2 int         // sizes of the last two batches
+	var lastCommit time.Duration // how long the last commit took
 	for {
 		select {
 		case p := <-c.in:
@@ -112,17 +122,42 @@ func (c *committer) run() {
 			return
 		}
 		size := len(batch[0].data)
+		target := min(prev1+prev2, commitMaxMsgs)
+		var window <-chan time.Time
+		var timer *time.Timer
+		if c.window > 0 && prev1 > 1 && prev2 > 1 {
+			timer = time.NewTimer(min(lastCommit/4, c.window))
+			window = timer.C
+		}
 	gather:
 		for len(batch) < commitMaxMsgs && size < commitMaxBytes {
 			select {
 			case p := <-c.in:
 				batch = append(batch, p)
 				size += len(p.data)
+				continue
 			default:
+			}
+			if window == nil || len(batch) >= target {
+				break gather
+			}
+			select {
+			case p := <-c.in:
+				batch = append(batch, p)
+				size += len(p.data)
+			case <-window:
+				break gather
+			case <-c.stop:
 				break gather
 			}
 		}
+		if timer != nil {
+			timer.Stop()
+		}
+		start := time.Now()
 		c.commit(batch)
+		lastCommit = time.Since(start)
+		prev1, prev2 = len(batch), prev1
 		clear(batch) // let the bodies go
 	}
 }

@@ -243,7 +243,7 @@ func (q *Queue) setup(ctx context.Context) error {
 		return err
 	}
 	if q.cfg.SyncAlways {
-		q.commit = newCommitter(q.srv.queue, q.js, invokeStream)
+		q.commit = newCommitter(q.srv.queue, q.js, invokeStream, commitWindow)
 	}
 	q.maxBytes = q.fitMaxBytes(ctx)
 	streams := q.streamConfigs()
