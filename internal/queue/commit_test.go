@@ -96,3 +96,46 @@ func TestGroupCommitAfterClose(t *testing.T) {
 		t.Errorf("Enqueue after Close = %v, want ErrClosed", err)
 	}
 }
+
+// TestGroupCommitUpgradesStream: a store written before group commit has
+// an invoke stream without atomic publish; the next start turns it on, so
+// batches are stored rather than refused.
+func TestGroupCommitUpgradesStream(t *testing.T) {
+	dir := t.TempDir()
+	fns := &fakeFunctions{}
+	fns.set("f", nil)
+	q := newQueue(t, dir, &invoker{}, fns, nil)
+	cfg := q.streamConfigs()[0]
+	cfg.AllowAtomicPublish = false
+	if _, err := q.js.UpdateStream(context.Background(), cfg); err != nil {
+		t.Fatalf("UpdateStream = %v", err)
+	}
+	closeQueue(t, q)
+
+	release := make(chan struct{})
+	q = newQueue(t, dir, &invoker{released: release}, fns, func(c *Config) { c.SyncAlways = true; c.Workers = 1 })
+	defer closeQueue(t, q)
+	defer close(release) // before closeQueue waits for the running one
+	info, err := q.invoke.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Config.AllowAtomicPublish {
+		t.Fatalf("invoke stream after restart: AllowAtomicPublish = false, want true")
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 32)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = q.Enqueue(context.Background(), Job{Function: "f"})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Enqueue %d = %v", i, err)
+		}
+	}
+}
