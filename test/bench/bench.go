@@ -182,7 +182,7 @@ func estimate(cfg config) time.Duration {
 		d += time.Duration(cfg.cold)*400*time.Millisecond + time.Duration(cfg.bursts)*2*time.Second
 	}
 	if cfg.runs("queue") {
-		d += 10*time.Second + time.Duration(cfg.rounds)*3*time.Second + time.Duration(2*cfg.queueSamples)*7*time.Millisecond
+		d += 10*time.Second + time.Duration(cfg.rounds)*(3*time.Second+cfg.warmup+cfg.duration) + time.Duration(2*cfg.queueSamples)*7*time.Millisecond
 	}
 	return d
 }

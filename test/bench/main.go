@@ -33,7 +33,9 @@
 //     32 workers), timed to the last 202 (accepted/s) and until
 //     GET /system/queue shows the queue empty (completed/s), -rounds
 //     times each, alternating, the median reported, every burst checked
-//     against funcd_async_invocations_total; and single invocations, one
+//     against funcd_async_invocations_total; after each round queue32
+//     invoked synchronously (wrk, 32 connections), the figure completed/s
+//     is held against; and single invocations, one
 //     at a time, timed from sending to testfn's /latency receiving them:
 //     POST /async-function/queue32/latency, and a NATS publish on
 //     bench.latency to "queuetopic" (annotation topic: bench.latency; env

@@ -63,6 +63,7 @@ func queueArgs(cfg config) (args []string, natsAddr string, err error) {
 // queueResults are the figures of the queue of asynchronous invocations.
 type queueResults struct {
 	one, many   []throughput // worker concurrency 1 and queueWorkers, a burst per round
+	sync        []result     // queue32 invoked synchronously at asyncClients connections, a run per round
 	async, nats latency
 }
 
@@ -134,6 +135,10 @@ func measureQueue(ctx context.Context, cfg config, t *target) (queueResults, err
 			return res, fmt.Errorf("warm-up: %w", err)
 		}
 	}
+	// The synchronous throughput of queue32, what its completed/s is
+	// held against, alternates with the bursts.
+	syncURL := t.funcd.URL + "/function/" + queue32Name + benchPath
+	syncLoad := load{threads: 2, conns: asyncClients}
 	for range cfg.rounds {
 		for _, b := range bursts {
 			r, err := t.burstAsync(ctx, ac, b.name, b.n)
@@ -142,6 +147,11 @@ func measureQueue(ctx context.Context, cfg config, t *target) (queueResults, err
 			}
 			*b.out = append(*b.out, r)
 		}
+		r, err := warmRun(ctx, cfg, syncURL, syncLoad)
+		if err != nil {
+			return res, fmt.Errorf("synchronous run of %s: %w", queue32Name, err)
+		}
+		res.sync = append(res.sync, r)
 	}
 	var err error
 	if res.async, err = t.asyncLatency(ctx, hc, ac, queue32Name, cfg.queueSamples); err != nil {

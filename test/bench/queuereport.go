@@ -27,6 +27,9 @@ func reportQueue(w io.Writer, cfg config, q queueResults, syncRPS float64) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "  accepted: N / time from the first POST to the last 202; completed: N / time from the first POST until GET /system/queue shows nothing waiting, running or retrying (polled every 10 ms)")
+	if len(q.sync) > 0 {
+		fmt.Fprintf(w, "  %s invoked synchronously through funcd at %d conns (wrk, alternating with the bursts, median): %.0f req/s\n", queue32Name, asyncClients, median(q.sync).rps)
+	}
 	if syncRPS > 0 {
 		fmt.Fprintf(w, "  for comparison, synchronous through funcd at 32 conns (wrk, above): %.0f req/s\n", syncRPS)
 	}

@@ -52,8 +52,23 @@ func goals(cfg config, m measurements) []goal {
 	}
 	add(goal{"cold", "cold start p50 / floor p50", fmt.Sprintf("%.2fx", r), fmt.Sprintf("<= %.1fx", maxColdFloorRatio), r > 0 && r <= maxColdFloorRatio})
 	add(goal{"cold", "cold start p50", millis(fs.p50), "< " + millis(maxColdP50), fs.n > 0 && fs.p50 < maxColdP50})
+	qr, _, _ := medianBurst(m.queue.many)
+	add(goal{"queue", "queue accepted/s, fsync on, 32 posters", fmt.Sprintf("%.0f", qr.acceptedRate()),
+		fmt.Sprintf(">= %d", minQueueAccepted), cfg.queueFsync && qr.acceptedRate() >= minQueueAccepted})
+	share := 0.0
+	if len(m.queue.sync) > 0 && median(m.queue.sync).rps > 0 {
+		share = qr.completedRate() / median(m.queue.sync).rps
+	}
+	add(goal{"queue", "queue completed/s / sync req/s, same function", fmt.Sprintf("%.1f%%", 100*share),
+		fmt.Sprintf(">= %.0f%%", 100*minQueueCompletedShare), cfg.queueFsync && share >= minQueueCompletedShare})
 	return gs
 }
+
+// Issue 12's targets for the durable queue (fsync on) at 32 posters.
+const (
+	minQueueAccepted       = 10_000 // 202s per second
+	minQueueCompletedShare = 0.5    // completed/s over the synchronous req/s of the same function
+)
 
 // reportGoals prints the closing table.
 func reportGoals(w io.Writer, gs []goal) {
