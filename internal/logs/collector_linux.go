@@ -37,12 +37,6 @@ type Collector struct {
 // taken as output waits, so an idle replica costs nothing for it.
 const PipeBytes = 1 << 20
 
-// FIFO name suffixes, next to ID.log.
-const (
-	stdoutFIFO = ".stdout"
-	stderrFIFO = ".stderr"
-)
-
 // NewCollector returns a collector whose log files rotate at maxSize
 // bytes (<= 0: never). log receives one line per problem.
 func NewCollector(maxSize int64, log *slog.Logger) *Collector {
