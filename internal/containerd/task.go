@@ -50,18 +50,27 @@ func (c *Client) NewTask(ctx context.Context, ns, id, logPath string) (_ Task, e
 	if c.logs == nil {
 		return Task{}, fmt.Errorf("new task %s: no log collector configured", id)
 	}
+	// Without FIFOs (the disk is full) the task runs with its output
+	// discarded, as the log writer drops lines it cannot store.
+	stdio := cio.NullIO
 	pipes, err := c.logs.Attach(logPath)
 	if err != nil {
-		return Task{}, fmt.Errorf("new task %s: %w", id, err)
+		c.log.Warn("cannot capture a task's output; discarding it", "task", id, "err", err)
+	} else {
+		stdio = func(string) (cio.IO, error) {
+			return pipeIO{cio.Config{Stdout: pipes.Stdout, Stderr: pipes.Stderr}}, nil
+		}
 	}
-	t, err := ctr.NewTask(ctx, func(string) (cio.IO, error) {
-		return pipeIO{cio.Config{Stdout: pipes.Stdout, Stderr: pipes.Stderr}}, nil
-	})
+	t, err := ctr.NewTask(ctx, stdio)
 	if err != nil {
-		pipes.Abort()
+		if pipes != nil {
+			pipes.Abort()
+		}
 		return Task{}, fmt.Errorf("new task %s: %w", id, err)
 	}
-	pipes.Started()
+	if pipes != nil {
+		pipes.Started()
+	}
 	return Task{PID: t.Pid()}, nil
 }
 
