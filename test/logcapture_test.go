@@ -83,6 +83,12 @@ func TestLogsOldDriverAdopted(t *testing.T) {
 			t.Fatalf("delete the collector's task: %v", err)
 		}
 	}
+	// An old funcd made no FIFOs.
+	for _, fifo := range []string{logPath + ".stdout", logPath + ".stderr"} {
+		if err := os.Remove(fifo); err != nil {
+			t.Fatal(err)
+		}
+	}
 	task, err := ctr.NewTask(ctx, cio.BinaryIO(f.Cmd.Path, map[string]string{
 		"--log-driver": logPath, "--log-max-size": strconv.Itoa(1 << 20),
 	}))

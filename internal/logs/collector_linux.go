@@ -22,7 +22,8 @@ import (
 // while no collector reads (funcd stopped or restarting) nothing breaks
 // and nothing is lost: output waits in the pipe (PipeBytes per stream),
 // and once that is full the function's writes wait too, until a
-// collector reads again.
+// collector reads again. The FIFOs live as long as the replica's log
+// file (Remove).
 type Collector struct {
 	maxSize int64
 	log     *slog.Logger
@@ -76,13 +77,10 @@ func (c *Collector) Attach(logPath string) (*Pipes, error) {
 	cp := &capture{logPath: logPath, done: make(chan struct{})}
 	fail := func(err error) (*Pipes, error) {
 		cp.closeAll()
-		_ = os.Remove(out)
-		_ = os.Remove(errp)
 		return nil, fmt.Errorf("log pipes for %s: %w", logPath, err)
 	}
 	for _, p := range []string{out, errp} {
-		_ = os.Remove(p)
-		if err := syscall.Mkfifo(p, 0o600); err != nil {
+		if err := makeFIFO(p); err != nil {
 			return fail(err)
 		}
 	}
@@ -99,6 +97,23 @@ func (c *Collector) Attach(logPath string) (*Pipes, error) {
 	return &Pipes{Stdout: out, Stderr: errp, c: c, cp: cp}, nil
 }
 
+// makeFIFO makes a FIFO at path, or keeps the one there: an earlier task
+// of the same replica used it, and nobody holds it any more (so it is
+// empty). Reusing it keeps the mknod, milliseconds on a busy ext4, off
+// the cold path of a woken replica.
+func makeFIFO(path string) error {
+	fi, err := os.Lstat(path)
+	if err == nil && fi.Mode()&fs.ModeNamedPipe != 0 {
+		return nil
+	}
+	if err == nil {
+		if err := os.Remove(path); err != nil {
+			return err
+		}
+	}
+	return syscall.Mkfifo(path, 0o600)
+}
+
 // Started tells the collector the task was created: its shim holds the
 // write ends now, so the collector's are closed and the capture ends when
 // the shim's do (the task is gone).
@@ -109,8 +124,7 @@ func (p *Pipes) Started() {
 	p.cp.holders = nil
 }
 
-// Abort stops the capture of a task that was not created and removes its
-// FIFOs.
+// Abort stops the capture of a task that was not created.
 func (p *Pipes) Abort() {
 	p.Started()
 	p.cp.closeAll()
@@ -153,8 +167,7 @@ func setPipeSize(f *os.File) {
 
 // Adopt starts reading the FIFOs of tasks created before this collector
 // (by an earlier funcd) under dir, the logs directory. A FIFO whose task
-// is gone ends at once and is removed. Log files already being captured
-// are left alone.
+// is gone ends at once. Log files already being captured are left alone.
 func (c *Collector) Adopt(dir string) error {
 	dir, err := filepath.Abs(dir) // the keys of active are absolute, as NewTask's
 	if err != nil {
@@ -211,8 +224,9 @@ func (c *Collector) start(cp *capture) error {
 	return nil
 }
 
-// run copies cp's streams into its log file until both end, then removes
-// its FIFOs (unless a newer task has taken the log file over).
+// run copies cp's streams into its log file until both end (the task is
+// gone). The FIFOs stay for the replica's next task; logs.Remove takes
+// them with the replica's files.
 func (c *Collector) run(cp *capture) {
 	defer c.wg.Done()
 	defer close(cp.done)
@@ -238,14 +252,16 @@ func (c *Collector) run(cp *capture) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return // funcd stops, the task keeps its pipes
-	}
 	if c.active[cp.logPath] == cp {
 		delete(c.active, cp.logPath)
-		_ = os.Remove(cp.logPath + stdoutFIFO)
-		_ = os.Remove(cp.logPath + stderrFIFO)
 	}
+}
+
+// Capturing reports how many tasks' output the collector reads.
+func (c *Collector) Capturing() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.active)
 }
 
 // copy stores f's lines as stream until f ends or is closed.
