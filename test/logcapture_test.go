@@ -24,7 +24,7 @@ import (
 // and every line is stored, in order.
 func TestLogsChattyNotBlocked(t *testing.T) {
 	requireE2E(t)
-	f := startFuncd(t)
+	f := startFuncd(t, WithArgs("--log-max-size", "64Mi")) // the whole burst stays in ID.log
 	c := f.Client(t)
 	deployReady(t, c, api.FunctionDeployment{Service: "chatty", Image: imageRef("testfn:v1")})
 
