@@ -121,3 +121,42 @@ func TestLogsOldDriverAdopted(t *testing.T) {
 		t.Errorf("stat %s.stdout = %v, %v; want the collector's FIFO after the restart", logPath, fi, err)
 	}
 }
+
+// TestLogsWhileFuncdDown has the replica write a burst while funcd is
+// stopped (SIGTERM) and while it is killed (SIGKILL): the output waits in
+// the task's FIFOs and every line reaches the log, in order, once funcd
+// is back.
+func TestLogsWhileFuncdDown(t *testing.T) {
+	requireE2E(t)
+	f := startFuncd(t)
+	c := f.Client(t)
+	deployReady(t, c, api.FunctionDeployment{Service: "offline", Image: imageRef("testfn:v1")})
+	direct := replicaURL(t, "offline")
+	const n = 2000
+	for _, down := range []struct {
+		name string
+		stop func(*testing.T)
+	}{{"sigterm", f.Stop}, {"sigkill", f.Kill9}} {
+		down.stop(t)
+		resp, err := http.Get(direct + "/log?n=" + strconv.Itoa(n) + "&text=" + down.name)
+		if err != nil {
+			t.Fatalf("call the replica while funcd is down (%s): %v", down.name, err)
+		}
+		resp.Body.Close()
+		f.Restart(t)
+		c = f.Client(t)
+		waitForLine(t, c, "offline", fmt.Sprintf("%s %d", down.name, n-1))
+		i := 0
+		for _, l := range logTexts(readLogs(t, c, "offline", client.LogOptions{Tail: -1})) {
+			if rest, ok := strings.CutPrefix(l, down.name+" "); ok {
+				if rest != strconv.Itoa(i) {
+					t.Fatalf("after %s: line %d of the burst = %q, want %d", down.name, i, l, i)
+				}
+				i++
+			}
+		}
+		if i != n {
+			t.Errorf("after %s: %d lines of the burst stored, want %d", down.name, i, n)
+		}
+	}
+}
