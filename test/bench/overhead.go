@@ -53,8 +53,16 @@ func measureOverhead(ctx context.Context, env *testenv.Env, t *target, n int) (o
 		return res, err
 	}
 	defer func() { _ = t.client.Scale(ctx, fnName, "", 1) }()
-	if err := t.waitReplicas(ctx, fnName, uint64(n)); err != nil {
-		return res, err
+	// waitReplicas gives up after 30s; a hundred starts on two cores may
+	// take longer.
+	for try := 0; ; try++ {
+		err := t.waitReplicas(ctx, fnName, uint64(n))
+		if err == nil {
+			break
+		}
+		if try == n/50 {
+			return res, err
+		}
 	}
 	time.Sleep(settle)
 	after, err := pss(t.funcd.PID())
