@@ -77,7 +77,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.queueN1, "queue-n1", 500, "asynchronous invocations in the burst at worker concurrency 1")
 	fs.IntVar(&c.queueSamples, "queue-samples", 200, "single asynchronous invocations timed, through HTTP and through a NATS publish each")
 	fs.BoolVar(&c.queueFsync, "queue-fsync", true, "run funcd with --queue-fsync (false: without fsync)")
-	fs.IntVar(&c.overheadN, "overhead-n", 20, "replicas of the bench function whose memory outside the function is measured")
+	fs.IntVar(&c.overheadN, "overhead-n", 50, "replicas of the bench function whose memory outside the function is measured")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

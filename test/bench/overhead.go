@@ -38,10 +38,13 @@ const maxReplicaOverhead = 3 << 20
 // new tasks' start-up allocations are done.
 const settle = 2 * time.Second
 
-// measureOverhead reads funcd's PSS at one replica, scales the bench
-// function to n replicas, reads the PSS of funcd and of every process
-// next to the replicas (their shims and any log drivers), and scales back
-// to one.
+// overheadFn is the function the overhead section deploys with n
+// replicas (the bench function stays at one, for the other sections).
+const overheadFn = "overhead"
+
+// measureOverhead reads funcd's PSS, deploys overheadFn with n replicas,
+// reads the PSS of funcd and of every process next to the replicas (their
+// shims and any log drivers), and removes the function again.
 func measureOverhead(ctx context.Context, env *testenv.Env, t *target, n int) (overheadResults, error) {
 	res := overheadResults{n: n}
 	time.Sleep(settle)
@@ -49,14 +52,16 @@ func measureOverhead(ctx context.Context, env *testenv.Env, t *target, n int) (o
 	if err != nil {
 		return res, err
 	}
-	if err := t.client.Scale(ctx, fnName, "", uint64(n)); err != nil {
+	scale := strconv.Itoa(n)
+	if err := t.deployWith(ctx, api.FunctionDeployment{Service: overheadFn, Image: t.image,
+		Labels: map[string]string{"com.openfaas.scale.min": scale, "com.openfaas.scale.max": scale}}); err != nil {
 		return res, err
 	}
-	defer func() { _ = t.client.Scale(ctx, fnName, "", 1) }()
+	defer func() { _ = t.client.Remove(ctx, overheadFn, "") }()
 	// waitReplicas gives up after 30s; a hundred starts on two cores may
 	// take longer.
 	for try := 0; ; try++ {
-		err := t.waitReplicas(ctx, fnName, uint64(n))
+		err := t.waitReplicas(ctx, overheadFn, uint64(n))
 		if err == nil {
 			break
 		}
@@ -69,10 +74,10 @@ func measureOverhead(ctx context.Context, env *testenv.Env, t *target, n int) (o
 	if err != nil {
 		return res, err
 	}
-	res.funcd = (after - before) / int64(n-1)
+	res.funcd = (after - before) / int64(n)
 
 	nctx := namespaces.WithNamespace(ctx, api.DefaultNamespace)
-	ctrs, err := env.Containerd.Client.Containers(nctx, fmt.Sprintf("labels.%q==%q", "io.funcd.function", fnName))
+	ctrs, err := env.Containerd.Client.Containers(nctx, fmt.Sprintf("labels.%q==%q", "io.funcd.function", overheadFn))
 	if err != nil {
 		return res, fmt.Errorf("list containers: %w", err)
 	}
@@ -176,10 +181,10 @@ func pss(pid int) (int64, error) {
 
 // reportOverhead prints the per-replica memory outside the function.
 func reportOverhead(w io.Writer, o overheadResults) {
-	fmt.Fprintf(w, "per-replica cost outside the function, PSS averaged over %d replicas of %s:\n", o.n, fnName)
+	fmt.Fprintf(w, "per-replica cost outside the function, PSS averaged over %d replicas of %s:\n", o.n, overheadFn)
 	fmt.Fprintf(w, "  shim            %s  (%d shims)\n", mebibytes(o.shim), o.shims)
 	fmt.Fprintf(w, "  log drivers     %s  (%d processes)\n", mebibytes(o.driver), o.drivers)
-	fmt.Fprintf(w, "  funcd's growth  %s  (log collector and bookkeeping, from 1 to %d replicas)\n", mebibytes(o.funcd), o.n)
+	fmt.Fprintf(w, "  funcd's growth  %s  (log collector and bookkeeping, for %d more replicas)\n", mebibytes(o.funcd), o.n)
 	fmt.Fprintf(w, "  in all          %s  (want <= %s)\n\n", mebibytes(o.perReplica()), mebibytes(maxReplicaOverhead))
 }
 
