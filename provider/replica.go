@@ -241,10 +241,8 @@ func (p *Provider) logPath(r *replica) string {
 // it is empty: logs go with their replica.
 func (p *Provider) removeLogs(r *replica) {
 	path := p.logPath(r)
-	for _, f := range []string{path, path + ".1"} {
-		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
-			p.log.Error("remove log", "replica", r.id, "err", err)
-		}
+	if err := logs.Remove(path); err != nil {
+		p.log.Error("remove log", "replica", r.id, "err", err)
 	}
 	_ = os.Remove(filepath.Dir(path)) // fails while other replicas log there
 }

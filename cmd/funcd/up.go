@@ -69,13 +69,12 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		return err
 	}
 
-	// The shim runs this binary as every replica's log driver (logger.go).
-	self, err := os.Executable()
-	if err == nil {
-		self, err = filepath.EvalSymlinks(self)
-	}
-	if err != nil {
-		return fmt.Errorf("find the funcd binary for the log driver: %w", err)
+	// One collector reads every task's output into its log file; tasks
+	// started by an earlier funcd are read on from where their FIFOs are.
+	collector := logs.NewCollector(cfg.LogMaxSize, log.With("component", "logs"))
+	defer collector.Close()
+	if err := collector.Adopt(filepath.Join(cfg.StateDir, "logs")); err != nil {
+		return err
 	}
 
 	ctr, err := containerd.Connect(ctx, containerd.Options{
@@ -84,8 +83,8 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 			Insecure:     cfg.InsecureRegistries,
 			DockerConfig: filepath.Join(cfg.StateDir, "config.json"),
 		},
-		LogDriver: containerd.LogDriver{Binary: self, MaxSize: cfg.LogMaxSize},
-		Log:       log.With("component", "containerd"),
+		Logs: collector,
+		Log:  log.With("component", "containerd"),
 	})
 	if err != nil {
 		return err

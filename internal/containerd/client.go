@@ -21,6 +21,8 @@ import (
 	ctderrdefs "github.com/containerd/containerd/errdefs"
 	"github.com/containerd/containerd/namespaces"
 	"github.com/containerd/errdefs"
+
+	"github.com/funcd/funcd/internal/logs"
 )
 
 // ErrNotFound is returned (wrapped) when a container, task or image does not
@@ -58,7 +60,7 @@ type Client struct {
 	c           *ctd.Client
 	snapshotter string
 	registries  Registries
-	logDriver   LogDriver
+	logs        *logs.Collector
 	log         *slog.Logger
 	importing   chan struct{} // held by the one Import running
 	closed      atomic.Bool   // Close was called: broken waits are ours, not containerd's
@@ -69,7 +71,7 @@ type Options struct {
 	Address     string // containerd's socket
 	Snapshotter string // default "overlayfs"
 	Registries  Registries
-	LogDriver   LogDriver // records each task's stdout and stderr
+	Logs        *logs.Collector // records each task's stdout and stderr
 	Log         *slog.Logger
 }
 
@@ -88,7 +90,7 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 	for {
 		c, err := dial(ctx, opts.Address)
 		if err == nil {
-			return &Client{c: c, snapshotter: opts.Snapshotter, registries: opts.Registries, logDriver: opts.LogDriver, log: log,
+			return &Client{c: c, snapshotter: opts.Snapshotter, registries: opts.Registries, logs: opts.Logs, log: log,
 				importing: make(chan struct{}, 1)}, nil
 		}
 		log.Warn("containerd is not reachable yet; retrying", "address", opts.Address, "err", err, "retry_in", delay)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -19,26 +18,19 @@ type Task struct {
 	PID uint32
 }
 
-// LogDriver is the program containerd's shim starts next to each task to
-// record its stdout and stderr (containerd's "binary" log URI). Because it
-// belongs to the shim, output keeps being recorded while funcd restarts.
-type LogDriver struct {
-	Binary  string // absolute path of the funcd binary
-	MaxSize int64  // rotation cap of each log file, in bytes
-}
-
 // LogDriverFlag is the flag that makes the funcd binary run as the log
-// driver; its value is the log file. The shim passes the arguments in no
-// particular order, so the mode is recognised by this flag, not by a
-// subcommand name.
+// driver that tasks created by funcd before the log collector still use
+// (containerd's "binary" log URI); its value is the log file. The shim
+// passes the arguments in no particular order, so the mode is recognised
+// by this flag, not by a subcommand name.
 const LogDriverFlag = "--log-driver"
 
-// LogMaxSizeFlag passes LogDriver.MaxSize to the log driver.
+// LogMaxSizeFlag passes the rotation cap to the log driver.
 const LogMaxSizeFlag = "--log-max-size"
 
 // NewTask creates container id's task without starting it, its stdout and
-// stderr recorded in logPath by the log driver. A task left over from an
-// earlier run is deleted first.
+// stderr FIFOs read by the log collector into logPath. A task left over
+// from an earlier run is deleted first.
 func (c *Client) NewTask(ctx context.Context, ns, id, logPath string) (_ Task, err error) {
 	defer markUnavailable(&err)
 	ctx = withNS(ctx, ns)
@@ -51,25 +43,45 @@ func (c *Client) NewTask(ctx context.Context, ns, id, logPath string) (_ Task, e
 			return Task{}, fmt.Errorf("new task %s: delete old task: %w", id, err)
 		}
 	}
-	logPath, err = filepath.Abs(logPath) // the driver runs in the shim's directory
+	logPath, err = filepath.Abs(logPath) // the shim opens the FIFOs from its own directory
 	if err != nil {
 		return Task{}, fmt.Errorf("new task %s: %w", id, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o700); err != nil {
-		return Task{}, fmt.Errorf("new task %s: %w", id, err)
+	if c.logs == nil {
+		return Task{}, fmt.Errorf("new task %s: no log collector configured", id)
 	}
-	if c.logDriver.Binary == "" {
-		return Task{}, fmt.Errorf("new task %s: no log driver configured", id)
-	}
-	t, err := ctr.NewTask(ctx, cio.BinaryIO(c.logDriver.Binary, map[string]string{
-		LogDriverFlag:  logPath,
-		LogMaxSizeFlag: strconv.FormatInt(c.logDriver.MaxSize, 10),
-	}))
+	// Without FIFOs (the disk is full) the task runs with its output
+	// discarded, as the log writer drops lines it cannot store.
+	stdio := cio.NullIO
+	pipes, err := c.logs.Attach(logPath)
 	if err != nil {
+		c.log.Warn("cannot capture a task's output; discarding it", "task", id, "err", err)
+	} else {
+		stdio = func(string) (cio.IO, error) {
+			return pipeIO{cio.Config{Stdout: pipes.Stdout, Stderr: pipes.Stderr}}, nil
+		}
+	}
+	t, err := ctr.NewTask(ctx, stdio)
+	if err != nil {
+		if pipes != nil {
+			pipes.Abort()
+		}
 		return Task{}, fmt.Errorf("new task %s: %w", id, err)
+	}
+	if pipes != nil {
+		pipes.Started()
 	}
 	return Task{PID: t.Pid()}, nil
 }
+
+// pipeIO names a task's stdout and stderr FIFOs for its shim and copies
+// nothing itself: the log collector reads them.
+type pipeIO struct{ cfg cio.Config }
+
+func (p pipeIO) Config() cio.Config { return p.cfg }
+func (pipeIO) Cancel()              {}
+func (pipeIO) Wait()                {}
+func (pipeIO) Close() error         { return nil }
 
 // StartTask starts the created task of container id.
 func (c *Client) StartTask(ctx context.Context, ns, id string) (err error) {

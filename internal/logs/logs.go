@@ -1,9 +1,10 @@
 // Package logs stores and reads the output of function replicas.
 //
 // Each replica's stdout and stderr go to one file, DIR/NS/FUNCTION/ID.log,
-// written by a Writer running in the log driver process that containerd's
-// shim starts (`funcd log-driver`), so output keeps being recorded while
-// funcd itself is stopped or upgraded. Every line is stored as
+// written by a Writer. The Collector runs one in funcd for every task,
+// reading the task's output from two FIFOs beside the file; tasks made
+// before it have a log driver process started by containerd's shim
+// (`funcd --log-driver`). Every line is stored as
 //
 //	2026-11-26T03:00:00.123456789Z stdout the text
 //
@@ -21,7 +22,10 @@ package logs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -52,6 +56,26 @@ func Path(dir, ns, name, id string) string {
 func FunctionDir(dir, ns, name string) string {
 	return filepath.Join(dir, ns, name)
 }
+
+// Remove deletes the files of the replica logging to path: the log, its
+// rotated copy and the FIFOs its task's output came through. Missing
+// files are not an error.
+func Remove(path string) error {
+	var errs []error
+	for _, f := range []string{path, path + rotatedSuffix, path + stdoutFIFO, path + stderrFIFO} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// FIFO name suffixes of a task's output, next to its log file (see
+// Collector).
+const (
+	stdoutFIFO = ".stdout"
+	stderrFIFO = ".stderr"
+)
 
 // rotatedSuffix is appended to a log file's name when it is rotated.
 const rotatedSuffix = ".1"

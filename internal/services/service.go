@@ -14,6 +14,7 @@ import (
 	"github.com/funcd/funcd/internal/backoff"
 	"github.com/funcd/funcd/internal/compose"
 	"github.com/funcd/funcd/internal/containerd"
+	"github.com/funcd/funcd/internal/logs"
 )
 
 // service is one side service: its container, task and supervision. One
@@ -408,8 +409,7 @@ func (r *Runner) release(ctx context.Context, id string) {
 	}
 	if rec.Service != "" {
 		path := r.logPath(rec.Service, id)
-		_ = os.Remove(path)
-		_ = os.Remove(path + ".1")
+		_ = logs.Remove(path)
 		_ = os.Remove(filepath.Dir(path))
 	}
 	if err := os.Remove(r.recordPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {

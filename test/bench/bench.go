@@ -51,11 +51,13 @@ type config struct {
 	queueN, queueN1 int  // asynchronous invocations per burst at concurrency 32 and 1
 	queueSamples    int  // timed single invocations, through HTTP and NATS
 	queueFsync      bool // funcd's --queue-fsync
+
+	overheadN int // replicas the overhead section measures
 }
 
 // sections are the parts of the benchmark -only picks from, in the order
 // they run.
-var sections = []string{"warm", "replicas", "cold", "queue"}
+var sections = []string{"warm", "replicas", "overhead", "cold", "queue"}
 
 // runs reports whether the section is to run.
 func (c config) runs(section string) bool { return len(c.only) == 0 || c.only[section] }
@@ -75,8 +77,12 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.queueN1, "queue-n1", 500, "asynchronous invocations in the burst at worker concurrency 1")
 	fs.IntVar(&c.queueSamples, "queue-samples", 200, "single asynchronous invocations timed, through HTTP and through a NATS publish each")
 	fs.BoolVar(&c.queueFsync, "queue-fsync", true, "run funcd with --queue-fsync (false: without fsync)")
+	fs.IntVar(&c.overheadN, "overhead-n", 50, "replicas of the bench function whose memory outside the function is measured")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.overheadN < 2 {
+		return c, errors.New("-overhead-n must be at least 2")
 	}
 	if c.warmup < time.Second || c.duration < time.Second || c.rounds < 1 || c.cold < 1 || c.bursts < 1 {
 		return c, errors.New("-warmup and -duration must be at least 1s, -rounds, -cold and -bursts at least 1")
@@ -152,6 +158,11 @@ func run(ctx context.Context, args []string) (err error) {
 			return err
 		}
 	}
+	if cfg.runs("overhead") {
+		if m.overhead, err = measureOverhead(ctx, env, t, cfg.overheadN); err != nil {
+			return err
+		}
+	}
 	if cfg.runs("cold") {
 		if m.cold, err = measureCold(ctx, env, t, cfg.cold, cfg.bursts); err != nil {
 			return err
@@ -177,6 +188,9 @@ func estimate(cfg config) time.Duration {
 	}
 	if cfg.runs("replicas") {
 		d += time.Duration(2*cfg.rounds) * (cfg.warmup + cfg.duration)
+	}
+	if cfg.runs("overhead") {
+		d += 2*settle + time.Duration(cfg.overheadN)*300*time.Millisecond
 	}
 	if cfg.runs("cold") {
 		d += time.Duration(cfg.cold)*400*time.Millisecond + time.Duration(cfg.bursts)*2*time.Second
@@ -276,6 +290,7 @@ type measurements struct {
 	direct1, through1, direct32, through32 result
 	idleRSS, loadRSS                       int64 // bytes
 	replicas                               replicaResults
+	overhead                               overheadResults
 	cold                                   coldResults
 	queue                                  queueResults
 }

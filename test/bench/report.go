@@ -23,6 +23,9 @@ func report(w io.Writer, cfg config, t *target, m measurements) {
 	} else {
 		fmt.Fprintf(w, "funcd benchmark: %d CPUs, image %s\n\n", runtime.NumCPU(), t.image)
 	}
+	if cfg.runs("overhead") {
+		reportOverhead(w, m.overhead)
+	}
 	if cfg.runs("cold") {
 		reportCold(w, m.cold)
 		fmt.Fprintln(w)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
 	"time"
 )
@@ -38,6 +39,10 @@ func goals(cfg config, m measurements) []goal {
 	add(goal{"warm", "p50 added latency, 1 conn", fmt.Sprintf("%+d µs", added.Microseconds()),
 		fmt.Sprintf("<= %d µs", maxAddedP50.Microseconds()), added <= maxAddedP50})
 	add(goal{"warm", "funcd idle RSS", megabytes(m.idleRSS), "< " + megabytes(maxIdleRSS), m.idleRSS < maxIdleRSS})
+	o := m.overhead
+	add(goal{"overhead", "memory per replica outside the function (PSS)", mebibytes(o.perReplica()),
+		"<= " + mebibytes(maxReplicaOverhead), o.n > 0 && o.perReplica() <= maxReplicaOverhead})
+	add(goal{"overhead", "log driver processes (an exec on every cold start)", strconv.Itoa(o.drivers), "0", o.n > 0 && o.drivers == 0})
 	var cold, floor []time.Duration
 	for _, r := range m.cold.funcd {
 		cold = append(cold, r.total)

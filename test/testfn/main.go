@@ -9,7 +9,7 @@
 //	/sleep?ms=N          sleep N milliseconds, then answer
 //	/ready               200, or 503 when env READY is "false"
 //	/log?text=T          print T as a line on stdout (&stream=stderr: on
-//	                     stderr), then answer
+//	                     stderr; &n=N: N times, numbered), then answer
 //	/record?ms=N         remember the call (X-Call-Id, X-Topic, X-Connector,
 //	                     body) after sleeping N ms; /recorded lists them
 //	/status?code=N       answer status N
@@ -27,6 +27,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -211,7 +212,18 @@ func logLine(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("stream") == "stderr" {
 		out = os.Stderr
 	}
-	fmt.Fprintln(out, r.URL.Query().Get("text"))
+	text := r.URL.Query().Get("text")
+	n, err := strconv.Atoi(r.URL.Query().Get("n"))
+	if err != nil {
+		fmt.Fprintln(out, text)
+		fmt.Fprintln(w, "logged")
+		return
+	}
+	bw := bufio.NewWriter(out)
+	for i := range n {
+		fmt.Fprintf(bw, "%s %d\n", text, i)
+	}
+	bw.Flush()
 	fmt.Fprintln(w, "logged")
 }
 
