@@ -70,6 +70,12 @@ func (e *endpoints) pick() *replica {
 		}
 	}
 	best.inflight.Add(1)
+	if best.frozen.Load() {
+		// Frozen after this slice was read (see freeze.go): not for this
+		// request, which waits for the thaw.
+		best.inflight.Add(-1)
+		return nil
+	}
 	e.requests.Add(1)
 	e.used.Store(time.Now().UnixNano())
 	return best

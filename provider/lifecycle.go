@@ -131,6 +131,7 @@ func (p *Provider) stopReplica(r *replica, grace time.Duration) {
 // and stops the task, keeping the container and network.
 func (p *Provider) halt(r *replica, grace time.Duration) {
 	r.ready.Store(false)
+	r.frozen.Store(false) // StopTask resumes a paused task before it signals it
 	if r.cancel != nil {
 		r.cancel()
 		<-r.done
@@ -351,6 +352,13 @@ func (p *Provider) claim(ns string, info containerd.Info) (r *replica, f *functi
 
 // resume adopts r's running task, or restarts it.
 func (p *Provider) resume(ctx context.Context, f *function, r *replica, status string) {
+	if status == "paused" { // frozen when idle (freeze.go): thaw it and adopt it
+		if err := p.thawAdopted(r); err != nil {
+			p.log.Warn("thaw paused replica", "replica", r.id, "err", err)
+		} else {
+			status = "running"
+		}
+	}
 	if status == "running" {
 		exited, err := p.adopt(ctx, r)
 		if err == nil {
