@@ -175,13 +175,23 @@ func (f *function) frozenCount() int {
 	return n
 }
 
-// thawAdopted thaws the task of a replica found paused after a restart
-// (frozen by the funcd before), so that it can be adopted like a running
-// one; the scaler freezes it again once it has idled.
-func (p *Provider) thawAdopted(r *replica) error {
+// thawTask thaws r's task if its group is frozen, for a task found after
+// a restart: containerd does not know of the freezing (its shim keeps its
+// own idea of a task's state and still says running), and a frozen
+// process still accepts TCP connections, so only its group tells. An
+// adopted task is thawed, its function's scaler freezes it again once it
+// has idled.
+func (p *Provider) thawTask(r *replica) {
 	fz, err := p.cfg.Cgroups.Freezer(r.pid.Load())
 	if err != nil {
-		return err
+		return // no freezer: nothing can be frozen
 	}
-	return fz.Thaw()
+	if frozen, err := fz.Frozen(); err != nil || !frozen {
+		return
+	}
+	if err := fz.Thaw(); err != nil {
+		p.log.Error("thaw replica found frozen", "replica", r.id, "err", err)
+		return
+	}
+	p.log.Info("thawed replica found frozen", "replica", r.id)
 }

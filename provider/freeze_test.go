@@ -105,3 +105,30 @@ func TestPickSkipsFrozen(t *testing.T) {
 		t.Errorf("in flight on the frozen replica = %d, want 0", n)
 	}
 }
+
+// A task a previous funcd froze is thawed when a restart adopts it: the
+// runtime still calls it running.
+func TestFrozenTaskThawedOnRestart(t *testing.T) {
+	h := newHarness(t)
+	fakeGroups(t, h, 2, 10)
+	ctx := context.Background()
+	if err := h.p.Deploy(ctx, deployment("icy", withAnnotation(annotationIdle, idlePause))); err != nil {
+		t.Fatal(err)
+	}
+	id := h.rt.ids()[0]
+	pid := h.rt.pidOf(id)
+	dir := filepath.Dir(freezeFile(h, pid))
+	os.WriteFile(filepath.Join(dir, "cgroup.freeze"), []byte("1"), 0o644)
+	os.WriteFile(filepath.Join(dir, "cgroup.events"), []byte("populated 1\nfrozen 1\n"), 0o644)
+	h.p.Shutdown(ctx)
+	p2 := h.start()
+	if got := readFreeze(t, freezeFile(h, pid)); got != "0" {
+		t.Errorf("cgroup.freeze of the adopted task = %q, want 0", got)
+	}
+	if got, err := h.invoke(p2, "icy"); err != nil || got != id {
+		t.Errorf("invoke after restart = %q, %v; want the adopted %s", got, err, id)
+	}
+	if now := h.rt.pidOf(id); now != pid {
+		t.Errorf("after restart the task is %d, want the adopted %d", now, pid)
+	}
+}

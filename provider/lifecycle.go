@@ -131,7 +131,12 @@ func (p *Provider) stopReplica(r *replica, grace time.Duration) {
 // and stops the task, keeping the container and network.
 func (p *Provider) halt(r *replica, grace time.Duration) {
 	r.ready.Store(false)
-	r.frozen.Store(false) // StopTask resumes a paused task before it signals it
+	if r.frozen.Load() { // a frozen process takes no signal
+		if err := r.freezer.Thaw(); err != nil {
+			p.log.Error("thaw replica", "replica", r.id, "err", err)
+		}
+		r.frozen.Store(false)
+	}
 	if r.cancel != nil {
 		r.cancel()
 		<-r.done
@@ -262,6 +267,10 @@ func (p *Provider) Restore(ctx context.Context) error {
 			}
 			seen[info.ID] = true
 			r, f, parked := p.claim(ns, info)
+			if info.Status != "" {
+				r.pid.Store(info.PID)
+				p.thawTask(r) // frozen by the funcd before (freeze.go): adopt, stop or remove it thawed
+			}
 			if f == nil {
 				wg.Add(1)
 				go func() { defer wg.Done(); p.release(r) }()
@@ -352,13 +361,6 @@ func (p *Provider) claim(ns string, info containerd.Info) (r *replica, f *functi
 
 // resume adopts r's running task, or restarts it.
 func (p *Provider) resume(ctx context.Context, f *function, r *replica, status string) {
-	if status == "paused" { // frozen when idle (freeze.go): thaw it and adopt it
-		if err := p.thawAdopted(r); err != nil {
-			p.log.Warn("thaw paused replica", "replica", r.id, "err", err)
-		} else {
-			status = "running"
-		}
-	}
 	if status == "running" {
 		exited, err := p.adopt(ctx, r)
 		if err == nil {
