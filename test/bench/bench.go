@@ -51,11 +51,13 @@ type config struct {
 	queueN, queueN1 int  // asynchronous invocations per burst at concurrency 32 and 1
 	queueSamples    int  // timed single invocations, through HTTP and NATS
 	queueFsync      bool // funcd's --queue-fsync
+
+	freeze int // rounds of the freeze section
 }
 
 // sections are the parts of the benchmark -only picks from, in the order
 // they run.
-var sections = []string{"warm", "replicas", "cold", "queue"}
+var sections = []string{"warm", "replicas", "cold", "queue", "freeze"}
 
 // runs reports whether the section is to run.
 func (c config) runs(section string) bool { return len(c.only) == 0 || c.only[section] }
@@ -75,11 +77,15 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.queueN1, "queue-n1", 500, "asynchronous invocations in the burst at worker concurrency 1")
 	fs.IntVar(&c.queueSamples, "queue-samples", 200, "single asynchronous invocations timed, through HTTP and through a NATS publish each")
 	fs.BoolVar(&c.queueFsync, "queue-fsync", true, "run funcd with --queue-fsync (false: without fsync)")
+	fs.IntVar(&c.freeze, "freeze", 20, "rounds of the freeze section: a wake through funcd, the freezer floor and containerd's resume, alternating")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if c.warmup < time.Second || c.duration < time.Second || c.rounds < 1 || c.cold < 1 || c.bursts < 1 {
 		return c, errors.New("-warmup and -duration must be at least 1s, -rounds, -cold and -bursts at least 1")
+	}
+	if c.freeze < 1 {
+		return c, errors.New("-freeze must be at least 1")
 	}
 	if c.queueN < 1 || c.queueN1 < 1 || c.queueSamples < 1 {
 		return c, errors.New("-queue-n, -queue-n1 and -queue-samples must be at least 1")
@@ -162,6 +168,11 @@ func run(ctx context.Context, args []string) (err error) {
 			return err
 		}
 	}
+	if cfg.runs("freeze") {
+		if m.freeze, err = measureFreeze(ctx, env, t, cfg.freeze); err != nil {
+			return err
+		}
+	}
 	report(os.Stdout, cfg, t, m)
 	if cfg.runs("queue") {
 		return m.queue.lost()
@@ -183,6 +194,9 @@ func estimate(cfg config) time.Duration {
 	}
 	if cfg.runs("queue") {
 		d += 10*time.Second + time.Duration(cfg.rounds)*3*time.Second + time.Duration(2*cfg.queueSamples)*7*time.Millisecond
+	}
+	if cfg.runs("freeze") {
+		d += time.Duration(cfg.freeze) * 2200 * time.Millisecond
 	}
 	return d
 }
@@ -278,6 +292,7 @@ type measurements struct {
 	replicas                               replicaResults
 	cold                                   coldResults
 	queue                                  queueResults
+	freeze                                 freezeResults
 }
 
 // measure reads funcd's idle RSS, runs the four loads (each after a

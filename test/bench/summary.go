@@ -52,6 +52,9 @@ func goals(cfg config, m measurements) []goal {
 	}
 	add(goal{"cold", "cold start p50 / floor p50", fmt.Sprintf("%.2fx", r), fmt.Sprintf("<= %.1fx", maxColdFloorRatio), r > 0 && r <= maxColdFloorRatio})
 	add(goal{"cold", "cold start p50", millis(fs.p50), "< " + millis(maxColdP50), fs.n > 0 && fs.p50 < maxColdP50})
+	fz, fl := summarize(m.freeze.funcd), summarize(m.freeze.floor)
+	add(goal{"freeze", "wake from frozen p50", millis(fz.p50), "<= " + millis(maxFreezeWake), fz.n > 0 && fz.p50 <= maxFreezeWake})
+	add(goal{"freeze", "freezer resume floor p50", millis(fl.p50), "(the floor)", fl.n > 0})
 	return gs
 }
 
