@@ -73,6 +73,9 @@ func TestFreezeWhenIdle(t *testing.T) {
 	if st, _ := h.p.Status("icy", "openfaas-fn"); st.Replicas != 1 || st.AvailableReplicas != 1 {
 		t.Errorf("status of the frozen function: replicas %d, available %d; want 1 and 1", st.Replicas, st.AvailableReplicas)
 	}
+	if c := costOf(h.p, "icy.openfaas-fn"); c.Frozen != 1 || c.Ready != 0 {
+		t.Errorf("cost of the frozen function: %d frozen, %d ready; want 1 and 0", c.Frozen, c.Ready)
+	}
 	if got, err := h.invoke(h.p, "icy"); err != nil || got != id {
 		t.Fatalf("invoke of the frozen function = %q, %v; want its replica %s", got, err, id)
 	}

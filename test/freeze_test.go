@@ -36,6 +36,9 @@ func TestFreezeWhenIdle(t *testing.T) {
 	if err != nil || st.Replicas != 1 || st.AvailableReplicas != 1 {
 		t.Errorf("frozen function's status = %+v, %v; want 1 replica, 1 available", st, err)
 	}
+	if n := metric(t, f, "funcd_function_replicas_frozen", "icy"); n != 1 {
+		t.Errorf("funcd_function_replicas_frozen of icy = %v, want 1", n)
+	}
 
 	if code, body, err := call(ctx, c, "icy", http.MethodGet, "/", ""); err != nil || code != http.StatusOK {
 		t.Fatalf("invoke while frozen = %d %q, %v; want 200", code, body, err)
