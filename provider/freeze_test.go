@@ -30,6 +30,21 @@ func TestValidateIdle(t *testing.T) {
 	}
 }
 
+// fakeFreezers is fakeGroups with a v2 freezer in each group, whose fake
+// kernel says the group is frozen at once (and always).
+func fakeFreezers(t *testing.T, h *harness, n int) {
+	t.Helper()
+	fakeGroups(t, h, n, 10)
+	for pid := 1; pid <= n; pid++ {
+		dir := filepath.Dir(freezeFile(h, uint32(pid)))
+		for name, content := range map[string]string{"cgroup.freeze": "0", "cgroup.events": "populated 1\nfrozen 1\n"} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 // freezeFile is the fake cgroup v2 freeze file of the fake task with pid.
 func freezeFile(h *harness, pid uint32) string {
 	return filepath.Join(h.dir, "host", "sys/fs/cgroup", fmt.Sprintf("openfaas-fn/task-%d", pid), "cgroup.freeze")
@@ -48,12 +63,7 @@ func readFreeze(t *testing.T, path string) string {
 // its status; a request thaws the same task; delete removes it.
 func TestFreezeWhenIdle(t *testing.T) {
 	h := newHarness(t)
-	fakeGroups(t, h, 4, 10)
-	for pid := 1; pid <= 4; pid++ {
-		p := filepath.Join(h.dir, "host", fmt.Sprintf("sys/fs/cgroup/openfaas-fn/task-%d", pid))
-		os.WriteFile(filepath.Join(p, "cgroup.freeze"), []byte("0"), 0o644)
-		os.WriteFile(filepath.Join(p, "cgroup.events"), []byte("populated 1\nfrozen 1\n"), 0o644) // the fake kernel freezes at once
-	}
+	fakeFreezers(t, h, 4)
 	h.p.Shutdown(context.Background())
 	h.p = h.startWith(func(c *Config) { c.ScaleTick = 20 * time.Millisecond })
 	ctx := context.Background()
@@ -113,16 +123,16 @@ func TestPickSkipsFrozen(t *testing.T) {
 // runtime still calls it running.
 func TestFrozenTaskThawedOnRestart(t *testing.T) {
 	h := newHarness(t)
-	fakeGroups(t, h, 2, 10)
+	fakeFreezers(t, h, 2)
 	ctx := context.Background()
 	if err := h.p.Deploy(ctx, deployment("icy", withAnnotation(annotationIdle, idlePause))); err != nil {
 		t.Fatal(err)
 	}
 	id := h.rt.ids()[0]
 	pid := h.rt.pidOf(id)
-	dir := filepath.Dir(freezeFile(h, pid))
-	os.WriteFile(filepath.Join(dir, "cgroup.freeze"), []byte("1"), 0o644)
-	os.WriteFile(filepath.Join(dir, "cgroup.events"), []byte("populated 1\nfrozen 1\n"), 0o644)
+	if err := os.WriteFile(freezeFile(h, pid), []byte("1"), 0o644); err != nil { // frozen by the funcd before
+		t.Fatal(err)
+	}
 	h.p.Shutdown(ctx)
 	p2 := h.start()
 	if got := readFreeze(t, freezeFile(h, pid)); got != "0" {
@@ -133,5 +143,52 @@ func TestFrozenTaskThawedOnRestart(t *testing.T) {
 	}
 	if now := h.rt.pidOf(id); now != pid {
 		t.Errorf("after restart the task is %d, want the adopted %d", now, pid)
+	}
+}
+
+// A request that came while a freeze was under way (its replica already
+// out of the table, not yet marked frozen) is not left waiting: the
+// freeze's end wakes it and it thaws the replica.
+func TestRequestDuringFreezeThaws(t *testing.T) {
+	h := newHarness(t)
+	fakeFreezers(t, h, 2)
+	ctx := context.Background()
+	if err := h.p.Deploy(ctx, deployment("icy", withAnnotation(annotationIdle, idlePause))); err != nil {
+		t.Fatal(err)
+	}
+	f := h.p.get(key{"openfaas-fn", "icy"})
+	_, rs := f.snapshot()
+	r := rs[0]
+	r.ready.Store(false) // freeze's first step
+	f.publish()
+	type result struct {
+		b   Backend
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		b, err := h.p.Resolve(rctx, "icy", "openfaas-fn")
+		done <- result{b, err}
+	}()
+	time.Sleep(50 * time.Millisecond) // let the request find nothing ready and wait
+	fz, err := h.p.cfg.Cgroups.Freezer(r.pid.Load())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fz.Freeze(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.freezer = fz
+	r.frozen.Store(true) // freeze's last steps
+	f.publish()
+	res := <-done
+	if res.err != nil || res.b == nil || res.b.Host() != r.host {
+		t.Fatalf("Resolve during a freeze = %v, %v; want the thawed replica", res.b, res.err)
+	}
+	res.b.Release()
+	if got := readFreeze(t, filepath.Join(fz.Dir, "cgroup.freeze")); got != "0" {
+		t.Errorf("cgroup.freeze after the request = %q, want 0", got)
 	}
 }

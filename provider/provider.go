@@ -313,11 +313,16 @@ func (p *Provider) Resolve(ctx context.Context, name, ns string) (Backend, error
 	cold := rec.Replicas == 0
 	if cold {
 		p.wake(key{ns, name}, f)
-	} else if f.hasFrozen() {
-		p.thaw(key{ns, name}, f)
 	}
 	start := time.Now()
-	r, err := f.eps.wait(ctx)
+	// Each time it finds none ready, including after a freeze that was
+	// under way when it came (see freeze.go).
+	thaw := func() {
+		if f.hasFrozen() {
+			p.thaw(key{ns, name}, f)
+		}
+	}
+	r, err := f.eps.wait(ctx, thaw)
 	if err != nil {
 		return nil, fmt.Errorf("no ready replica of %s.%s: %w", name, ns, err)
 	}
