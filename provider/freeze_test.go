@@ -192,3 +192,35 @@ func TestRequestDuringFreezeThaws(t *testing.T) {
 		t.Errorf("cgroup.freeze after the request = %q, want 0", got)
 	}
 }
+
+// Scaling a frozen function: up adds replicas beside the frozen one;
+// to zero thaws the frozen one before it stops it, and parks it.
+func TestScaleFrozen(t *testing.T) {
+	h := newHarness(t)
+	fakeFreezers(t, h, 4)
+	h.p.Shutdown(context.Background())
+	h.p = h.startWith(func(c *Config) { c.ScaleTick = 20 * time.Millisecond })
+	ctx := context.Background()
+	if err := h.p.Deploy(ctx, deployment("icy", withLabel(labelScaleZero, "true"), withLabel(labelScaleZeroDuration, "1s"), withAnnotation(annotationIdle, idlePause))); err != nil {
+		t.Fatal(err)
+	}
+	pid := h.rt.pidOf(h.rt.ids()[0])
+	f := h.p.get(key{"openfaas-fn", "icy"})
+	eventually(t, "icy frozen", func() bool { return f.frozenCount() == 1 })
+	if err := h.p.Scale(ctx, "icy", "openfaas-fn", 2); err != nil {
+		t.Fatal(err)
+	}
+	// The new replica may be frozen at once: the function is still idle.
+	if st, _ := h.p.Status("icy", "openfaas-fn"); st.Replicas != 2 || st.AvailableReplicas != 2 {
+		t.Errorf("after scaling a frozen function to 2: replicas %d, available %d; want 2 and 2", st.Replicas, st.AvailableReplicas)
+	}
+	if err := h.p.Scale(ctx, "icy", "openfaas-fn", 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFreeze(t, freezeFile(h, pid)); got != "0" {
+		t.Errorf("cgroup.freeze of a frozen replica stopped by a scale to zero = %q, want 0 (thawed first)", got)
+	}
+	if n := f.frozenCount(); n != 0 {
+		t.Errorf("%d replicas frozen at zero, want 0", n)
+	}
+}

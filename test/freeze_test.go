@@ -14,15 +14,17 @@ import (
 // TestFreezeWhenIdle deploys a function that idles by freezing
 // (com.funcd.idle=pause): once idle its one task is frozen in the cgroup
 // freezer, not stopped; a request thaws that same task; funcd restarting
-// adopts it; deleting it frozen leaves nothing.
+// adopts it; updating it frozen replaces it; deleting it frozen leaves
+// nothing.
 func TestFreezeWhenIdle(t *testing.T) {
 	requireE2E(t)
 	f := startFuncd(t)
 	c := f.Client(t)
 	ctx := t.Context()
-	deployReady(t, c, api.FunctionDeployment{Service: "icy", Image: imageRef("testfn:v1"),
+	d := api.FunctionDeployment{Service: "icy", Image: imageRef("testfn:v1"),
 		Labels:      map[string]string{"com.openfaas.scale.zero": "true", "com.openfaas.scale.zero-duration": "1s"},
-		Annotations: map[string]string{"com.funcd.idle": "pause"}})
+		Annotations: map[string]string{"com.funcd.idle": "pause"}}
+	deployReady(t, c, d)
 	pid := onlyTask(t, "icy")
 	fz, err := cgroups.Reader{}.Freezer(pid)
 	if err != nil {
@@ -62,6 +64,24 @@ func TestFreezeWhenIdle(t *testing.T) {
 	}
 	if got := onlyTask(t, "icy"); got != pid {
 		t.Errorf("after a restart the request was served by task %d, want %d", got, pid)
+	}
+
+	// Updating a frozen function drains and stops the frozen task (thawed
+	// for its SIGTERM) and serves from the new one.
+	waitFrozen(t, fz)
+	d.EnvVars = map[string]string{"GREETING": "brr"}
+	if err := c.Update(ctx, d); err != nil {
+		t.Fatalf("Update while frozen = %v", err)
+	}
+	newPID := onlyTask(t, "icy")
+	if newPID == pid {
+		t.Fatalf("after an update the task is still %d", pid)
+	}
+	if code, body, err := call(ctx, c, "icy", http.MethodGet, "/", ""); err != nil || code != http.StatusOK {
+		t.Fatalf("invoke after an update = %d %q, %v; want 200", code, body, err)
+	}
+	if fz, err = (cgroups.Reader{}).Freezer(newPID); err != nil {
+		t.Fatalf("freezer of the updated replica's task: %v", err)
 	}
 
 	// Deleting a frozen function stops its task (thawed for the signal).
