@@ -75,6 +75,18 @@ func (p *Provider) scaleOnce(now time.Time, states map[key]*scaleState) {
 		if st.busy.Load() || rec.Replicas == 0 {
 			continue
 		}
+		if pauses(rec) && idle(now, s, float64(inflight), f) {
+			if f.eps.count() > 0 { // some replica is ready, not frozen
+				st.busy.Store(true)
+				p.wg.Add(1)
+				go func() {
+					defer p.wg.Done()
+					defer st.busy.Store(false)
+					p.freeze(k, f)
+				}()
+			}
+			continue
+		}
 		if n, ok := p.decide(now, s, st, rec.Replicas, float64(inflight), rps, f); ok {
 			st.busy.Store(true)
 			p.wg.Add(1)
@@ -89,7 +101,7 @@ func (p *Provider) scaleOnce(now time.Time, states map[key]*scaleState) {
 
 // decide returns the replica count to move to, if any.
 func (p *Provider) decide(now time.Time, s scaling, st *scaleState, cur uint64, inflight, rps float64, f *function) (uint64, bool) {
-	if s.zero && inflight == 0 && now.Sub(f.eps.lastUsed()) >= s.zeroAfter {
+	if idle(now, s, inflight, f) {
 		return 0, true
 	}
 	if s.target == 0 {
@@ -113,6 +125,12 @@ func (p *Provider) decide(now time.Time, s scaling, st *scaleState, cur uint64, 
 		st.lowSince = time.Time{}
 	}
 	return 0, false
+}
+
+// idle reports whether f has idled long enough to scale to zero (or, with
+// com.funcd.idle=pause, to freeze).
+func idle(now time.Time, s scaling, inflight float64, f *function) bool {
+	return s.zero && inflight == 0 && now.Sub(f.eps.lastUsed()) >= s.zeroAfter
 }
 
 func (p *Provider) autoScale(k key, n uint64) {

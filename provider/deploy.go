@@ -261,6 +261,9 @@ func (p *Provider) validate(d api.FunctionDeployment) (api.FunctionDeployment, e
 	if path := d.Annotations[annotationReadyPath]; path != "" && !strings.HasPrefix(path, "/") {
 		return d, fmt.Errorf("%w: annotation %s: %q must start with /", ErrInvalid, annotationReadyPath, path)
 	}
+	if err := validateIdle(d.Annotations); err != nil {
+		return d, err
+	}
 	if err := validatePullPolicy(d); err != nil {
 		return d, err
 	}

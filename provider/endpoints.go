@@ -70,6 +70,12 @@ func (e *endpoints) pick() *replica {
 		}
 	}
 	best.inflight.Add(1)
+	if best.frozen.Load() {
+		// Frozen after this slice was read (see freeze.go): not for this
+		// request, which waits for the thaw.
+		best.inflight.Add(-1)
+		return nil
+	}
 	e.requests.Add(1)
 	e.used.Store(time.Now().UnixNano())
 	return best
@@ -79,8 +85,8 @@ func (e *endpoints) pick() *replica {
 func (e *endpoints) lastUsed() time.Time { return time.Unix(0, e.used.Load()) }
 
 // wait picks a ready replica, waiting for one to become ready until ctx
-// ends.
-func (e *endpoints) wait(ctx context.Context) (*replica, error) {
+// ends. It calls none each time it finds none ready.
+func (e *endpoints) wait(ctx context.Context, none func()) (*replica, error) {
 	for {
 		e.mu.Lock()
 		ch, gone := e.changed, e.gone
@@ -91,6 +97,7 @@ func (e *endpoints) wait(ctx context.Context) (*replica, error) {
 		if r := e.pick(); r != nil {
 			return r, nil
 		}
+		none()
 		select {
 		case <-ch:
 		case <-ctx.Done():

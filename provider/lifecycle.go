@@ -131,6 +131,12 @@ func (p *Provider) stopReplica(r *replica, grace time.Duration) {
 // and stops the task, keeping the container and network.
 func (p *Provider) halt(r *replica, grace time.Duration) {
 	r.ready.Store(false)
+	if r.frozen.Load() { // a frozen process takes no signal
+		if err := r.freezer.Thaw(); err != nil {
+			p.log.Error("thaw replica", "replica", r.id, "err", err)
+		}
+		r.frozen.Store(false)
+	}
 	if r.cancel != nil {
 		r.cancel()
 		<-r.done
@@ -261,6 +267,10 @@ func (p *Provider) Restore(ctx context.Context) error {
 			}
 			seen[info.ID] = true
 			r, f, parked := p.claim(ns, info)
+			if info.Status != "" {
+				r.pid.Store(info.PID)
+				p.thawTask(r) // frozen by the funcd before (freeze.go): adopt, stop or remove it thawed
+			}
 			if f == nil {
 				wg.Add(1)
 				go func() { defer wg.Done(); p.release(r) }()

@@ -157,8 +157,9 @@ func (k key) String() string { return k.name + "." + k.ns }
 
 // function is a deployed function: its desired state and its replicas.
 type function struct {
-	eps    *endpoints
-	waking atomic.Bool // a scale from zero is under way
+	eps     *endpoints
+	waking  atomic.Bool // a scale from zero is under way
+	thawing atomic.Bool // a thaw of frozen replicas is under way
 
 	mu       sync.Mutex // guards rec, replicas and parked
 	rec      record
@@ -269,7 +270,9 @@ func (f *function) status() api.FunctionStatus {
 	rec, _ := f.snapshot()
 	st := rec.Spec.Status()
 	st.Replicas = rec.Replicas
-	st.AvailableReplicas = uint64(f.eps.count())
+	// A frozen replica answers within milliseconds of a request: it counts
+	// as available (see freeze.go).
+	st.AvailableReplicas = uint64(f.eps.count() + f.frozenCount())
 	st.CreatedAt = rec.CreatedAt
 	return st
 }
@@ -312,7 +315,14 @@ func (p *Provider) Resolve(ctx context.Context, name, ns string) (Backend, error
 		p.wake(key{ns, name}, f)
 	}
 	start := time.Now()
-	r, err := f.eps.wait(ctx)
+	// Each time it finds none ready, including after a freeze that was
+	// under way when it came (see freeze.go).
+	thaw := func() {
+		if f.hasFrozen() {
+			p.thaw(key{ns, name}, f)
+		}
+	}
+	r, err := f.eps.wait(ctx, thaw)
 	if err != nil {
 		return nil, fmt.Errorf("no ready replica of %s.%s: %w", name, ns, err)
 	}

@@ -47,6 +47,8 @@ func (p *Provider) Purge(ctx context.Context) (removed int, namespaces []string,
 			go func() {
 				defer wg.Done()
 				if info.Status != "" {
+					r.pid.Store(info.PID)
+					p.thawTask(r) // a frozen process takes no signal
 					p.stopTask(r, p.cfg.StopGrace)
 				}
 				p.release(r)

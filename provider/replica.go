@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/funcd/funcd/internal/cgroups"
 	"github.com/funcd/funcd/internal/containerd"
 	"github.com/funcd/funcd/internal/logs"
 )
@@ -45,6 +46,9 @@ type replica struct {
 	ready    atomic.Bool
 
 	pid atomic.Uint32
+
+	frozen  atomic.Bool     // idle, its group frozen (freeze.go); not ready meanwhile
+	freezer cgroups.Freezer // its group's freezer, found when it was frozen
 
 	cost replicaCost // what its current task uses; its function's costMu guards it
 
@@ -116,6 +120,7 @@ func (p *Provider) boot(ctx context.Context, r *replica) (<-chan containerd.Exit
 		p.stopTask(r, 0)
 		return nil, err
 	}
+	r.frozen.Store(false) // a task found running or a new one: not frozen
 	r.ready.Store(true)
 	return relay(exited, cancelWait), nil
 }
@@ -136,6 +141,7 @@ func (p *Provider) adopt(ctx context.Context, r *replica) (<-chan containerd.Exi
 		cancelWait()
 		return nil, err
 	}
+	r.frozen.Store(false) // a task found running or a new one: not frozen
 	r.ready.Store(true)
 	return relay(exited, cancelWait), nil
 }

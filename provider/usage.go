@@ -131,7 +131,7 @@ func (p *Provider) Costs() []api.Cost {
 	out := make([]api.Cost, 0, len(fns))
 	for k, f := range fns {
 		rec, rs := f.snapshot()
-		c := api.Cost{Function: k.String(), Desired: rec.Replicas, Ready: uint64(f.eps.count())}
+		c := api.Cost{Function: k.String(), Desired: rec.Replicas, Ready: uint64(f.eps.count()), Frozen: uint64(f.frozenCount())}
 		f.costMu.Lock()
 		cpu, kills := f.cost.cpu, f.cost.oomKills
 		for _, r := range rs {

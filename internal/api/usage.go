@@ -20,4 +20,5 @@ type Cost struct {
 	OOMKills    uint64
 	Ready       uint64 // replicas ready to serve
 	Desired     uint64 // replicas wanted
+	Frozen      uint64 // replicas frozen while idle (com.funcd.idle=pause), not counted in Ready
 }

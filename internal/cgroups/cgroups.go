@@ -1,6 +1,7 @@
 // Package cgroups reads what a process's control group has used: memory in
-// use, CPU time and OOM kills, from cgroup v1 or v2 files. It only reads
-// files; it never creates, moves or limits anything (runc does that).
+// use, CPU time and OOM kills, from cgroup v1 or v2 files; and freezes and
+// thaws it (freezer.go). It never creates, moves or limits anything (runc
+// does that).
 //
 // Control groups are found where systemd mounts them: v1 controllers at
 // /sys/fs/cgroup/CONTROLLERS (the directory named as /proc/PID/cgroup lists

@@ -32,12 +32,14 @@ type CostSource interface {
 
 // Costs is a collector of what each function costs, read from the
 // provider at scrape time (which reads the replicas' cgroups then):
-// memory in use, CPU seconds, OOM kills and replicas ready and desired.
+// memory in use, CPU seconds, OOM kills and replicas ready, desired and
+// frozen.
 // Restarts and cold starts are New's (funcd_replica_restarts_total, and
 // the count of funcd_cold_start_seconds).
 type Costs struct {
 	src                                   CostSource
 	memory, cpu, oomKills, ready, desired *prometheus.Desc
+	frozen                                *prometheus.Desc
 }
 
 // NewCosts returns a collector of src's costs. Register it on the same
@@ -56,12 +58,14 @@ func NewCosts(src CostSource) *Costs {
 			"Replicas of a function ready to serve.", fn, nil),
 		desired: prometheus.NewDesc("funcd_function_replicas_desired",
 			"Replicas of a function wanted.", fn, nil),
+		frozen: prometheus.NewDesc("funcd_function_replicas_frozen",
+			"Replicas of a function frozen while idle (com.funcd.idle=pause): no CPU, memory kept.", fn, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Costs) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.memory, c.cpu, c.oomKills, c.ready, c.desired} {
+	for _, d := range []*prometheus.Desc{c.memory, c.cpu, c.oomKills, c.ready, c.desired, c.frozen} {
 		ch <- d
 	}
 }
@@ -74,5 +78,6 @@ func (c *Costs) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.oomKills, prometheus.CounterValue, float64(f.OOMKills), f.Function)
 		ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, float64(f.Ready), f.Function)
 		ch <- prometheus.MustNewConstMetric(c.desired, prometheus.GaugeValue, float64(f.Desired), f.Function)
+		ch <- prometheus.MustNewConstMetric(c.frozen, prometheus.GaugeValue, float64(f.Frozen), f.Function)
 	}
 }

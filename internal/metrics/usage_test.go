@@ -38,7 +38,7 @@ func (f fakeCosts) Costs() []api.Cost { return f }
 func TestCosts(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewCosts(fakeCosts{
-		{Function: "figlet.openfaas-fn", MemoryBytes: 64 << 20, CPUSeconds: 1.5, OOMKills: 2, Ready: 1, Desired: 2},
+		{Function: "figlet.openfaas-fn", MemoryBytes: 64 << 20, CPUSeconds: 1.5, OOMKills: 2, Ready: 1, Desired: 2, Frozen: 1},
 		{Function: "env.dev"},
 	}))
 	want := `
@@ -58,6 +58,10 @@ funcd_function_oom_kills_total{function_name="figlet.openfaas-fn"} 2
 # TYPE funcd_function_replicas_desired gauge
 funcd_function_replicas_desired{function_name="env.dev"} 0
 funcd_function_replicas_desired{function_name="figlet.openfaas-fn"} 2
+# HELP funcd_function_replicas_frozen Replicas of a function frozen while idle (com.funcd.idle=pause): no CPU, memory kept.
+# TYPE funcd_function_replicas_frozen gauge
+funcd_function_replicas_frozen{function_name="env.dev"} 0
+funcd_function_replicas_frozen{function_name="figlet.openfaas-fn"} 1
 # HELP funcd_function_replicas_ready Replicas of a function ready to serve.
 # TYPE funcd_function_replicas_ready gauge
 funcd_function_replicas_ready{function_name="env.dev"} 0

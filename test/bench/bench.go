@@ -53,11 +53,12 @@ type config struct {
 	queueFsync      bool // funcd's --queue-fsync
 
 	overheadN int // replicas the overhead section measures
+	freeze    int // rounds of the freeze section
 }
 
 // sections are the parts of the benchmark -only picks from, in the order
 // they run.
-var sections = []string{"warm", "replicas", "overhead", "cold", "queue"}
+var sections = []string{"warm", "replicas", "overhead", "cold", "queue", "freeze"}
 
 // runs reports whether the section is to run.
 func (c config) runs(section string) bool { return len(c.only) == 0 || c.only[section] }
@@ -78,6 +79,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.queueSamples, "queue-samples", 200, "single asynchronous invocations timed, through HTTP and through a NATS publish each")
 	fs.BoolVar(&c.queueFsync, "queue-fsync", true, "run funcd with --queue-fsync (false: without fsync)")
 	fs.IntVar(&c.overheadN, "overhead-n", 50, "replicas of the bench function whose memory outside the function is measured")
+	fs.IntVar(&c.freeze, "freeze", 20, "rounds of the freeze section: a wake through funcd, the freezer floor and containerd's resume, alternating")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -86,6 +88,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if c.warmup < time.Second || c.duration < time.Second || c.rounds < 1 || c.cold < 1 || c.bursts < 1 {
 		return c, errors.New("-warmup and -duration must be at least 1s, -rounds, -cold and -bursts at least 1")
+	}
+	if c.freeze < 1 {
+		return c, errors.New("-freeze must be at least 1")
 	}
 	if c.queueN < 1 || c.queueN1 < 1 || c.queueSamples < 1 {
 		return c, errors.New("-queue-n, -queue-n1 and -queue-samples must be at least 1")
@@ -173,6 +178,11 @@ func run(ctx context.Context, args []string) (err error) {
 			return err
 		}
 	}
+	if cfg.runs("freeze") {
+		if m.freeze, err = measureFreeze(ctx, env, t, cfg.freeze); err != nil {
+			return err
+		}
+	}
 	report(os.Stdout, cfg, t, m)
 	if cfg.runs("queue") {
 		return m.queue.lost()
@@ -197,6 +207,9 @@ func estimate(cfg config) time.Duration {
 	}
 	if cfg.runs("queue") {
 		d += 10*time.Second + time.Duration(cfg.rounds)*(3*time.Second+cfg.warmup+cfg.duration) + time.Duration(2*cfg.queueSamples)*7*time.Millisecond
+	}
+	if cfg.runs("freeze") {
+		d += time.Duration(cfg.freeze) * 2200 * time.Millisecond
 	}
 	return d
 }
@@ -293,6 +306,7 @@ type measurements struct {
 	overhead                               overheadResults
 	cold                                   coldResults
 	queue                                  queueResults
+	freeze                                 freezeResults
 }
 
 // measure reads funcd's idle RSS, runs the four loads (each after a

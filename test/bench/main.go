@@ -40,14 +40,21 @@
 //     POST /async-function/queue32/latency, and a NATS publish on
 //     bench.latency to "queuetopic" (annotation topic: bench.latency; env
 //     ROOT_PATH=/latency, as triggers invoke /), reported as n/a with the
-//     reason when no message reaches it.
+//     reason when no message reaches it;
+//   - freezing (freeze.go): "frozen", annotated com.funcd.idle=pause with a
+//     1s zero-duration, frozen by funcd, then timed from sending GET
+//     /function/frozen/ok to its 200; alternating, -freeze times, with the
+//     floors of the same replica on a kept-alive connection to IP:8080:
+//     thaw by its freezer file, and containerd's task.Resume, each to the
+//     first 200.
 //
-// -only runs some of the sections: warm, replicas, cold, queue.
+// -only runs some of the sections: warm, replicas, cold, queue, freeze.
 //
 // The targets: through funcd at least 40% of the direct throughput at 32
 // connections, at most 200µs of added p50 latency at 1 connection, idle RSS
 // under 40 MB; a cold-start p50 within 1.3x the floor's and under 150ms,
-// a p99 under 300ms. A missed target is reported as MISS; the exit status is 0
+// a p99 under 300ms; a wake from frozen (com.funcd.idle=pause) p50 within
+// 20ms. A missed target is reported as MISS; the exit status is 0
 // whenever the measurements ran, and non-zero only when setting up or
 // cleaning up failed, or when funcd's count of queued invocations did not
 // match the number accepted. Everything is removed at the end, also after a

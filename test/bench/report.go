@@ -33,6 +33,10 @@ func report(w io.Writer, cfg config, t *target, m measurements) {
 	if cfg.runs("queue") {
 		reportQueue(w, cfg, m.queue, m.through32.rps)
 	}
+	if cfg.runs("freeze") {
+		reportFreeze(w, m.freeze)
+		fmt.Fprintln(w)
+	}
 	reportGoals(w, goals(cfg, m))
 }
 

@@ -66,6 +66,9 @@ func goals(cfg config, m measurements) []goal {
 	}
 	add(goal{"queue", "queue completed/s / sync req/s, same function", fmt.Sprintf("%.1f%%", 100*share),
 		fmt.Sprintf(">= %.0f%%", 100*minQueueCompletedShare), cfg.queueFsync && share >= minQueueCompletedShare})
+	fz, fl := summarize(m.freeze.funcd), summarize(m.freeze.floor)
+	add(goal{"freeze", "wake from frozen p50", millis(fz.p50), "<= " + millis(maxFreezeWake), fz.n > 0 && fz.p50 <= maxFreezeWake})
+	add(goal{"freeze", "freezer resume floor p50", millis(fl.p50), "(the floor)", fl.n > 0})
 	return gs
 }
 
