@@ -356,8 +356,11 @@ func (l *responseLimit) Read(p []byte) (int, error) {
 }
 
 // copyBody copies the body h frames from br to w, calling flush after
-// every read so the caller sees it as it comes. Chunked bodies are decoded
-// (and their trailers skipped); w re-frames them.
+// every read that may be followed by a wait, so the caller sees the body
+// as it comes. The read that ends the body is not flushed: the caller
+// flushes it with whatever ends the answer (a chunked body's last chunk),
+// so a small answer leaves in one write. Chunked bodies are decoded (and
+// their trailers skipped); w re-frames them.
 func copyBody(w io.Writer, flush func() error, br *bufio.Reader, h *respHead, buf []byte) error {
 	var src io.Reader
 	switch {
@@ -376,8 +379,10 @@ func copyBody(w io.Writer, flush func() error, br *bufio.Reader, h *respHead, bu
 			if _, err := w.Write(buf[:n]); err != nil {
 				return err
 			}
-			if err := flush(); err != nil {
-				return err
+			if rerr == nil {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
 		}
 		if rerr == io.EOF {
