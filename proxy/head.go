@@ -150,6 +150,7 @@ type respHead struct {
 	close    bool // the function will close the connection
 	bodyless bool // HEAD, 1xx, 204, 304
 	own      ownHeaders
+	body     io.LimitedReader // copyBody's reader of a Content-Length body, reused
 }
 
 // ownHeaders is a set of the response headers the proxy sets itself.
@@ -369,7 +370,8 @@ func copyBody(w io.Writer, flush func() error, br *bufio.Reader, h *respHead, bu
 	case h.chunked:
 		src = &chunkedBody{cr: httputil.NewChunkedReader(br), br: br}
 	case h.length >= 0:
-		src = io.LimitReader(br, h.length)
+		h.body = io.LimitedReader{R: br, N: h.length}
+		src = &h.body
 	default:
 		src = br // until the function closes the connection
 	}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,10 +26,12 @@ func newPeeker(nc any) *peeker {
 		}
 	}
 	pk.fn = func(fd uintptr) bool {
-		_, _, err := unix.Recvfrom(int(fd), pk.buf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		// recvfrom without an address: unix.Recvfrom would allocate one.
+		_, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&pk.buf[0])), 1,
+			unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
 		// EAGAIN: open and quiet. Data: the peer said something we
 		// did not ask for. Zero bytes: closed.
-		pk.alive = err == unix.EAGAIN
+		pk.alive = errno == unix.EAGAIN
 		return true // never wait for readiness
 	}
 	return pk
