@@ -30,6 +30,7 @@ func report(w io.Writer, cfg config, t *target, m measurements) {
 	if cfg.runs("queue") {
 		reportQueue(w, cfg, m.queue, m.through32.rps)
 	}
+	reportGoals(w, goals(cfg, m))
 }
 
 // reportWarm prints the warm figures, through funcd and direct, and by
