@@ -173,7 +173,7 @@ func run(ctx context.Context, args []string) (err error) {
 func estimate(cfg config) time.Duration {
 	var d time.Duration
 	if cfg.runs("warm") {
-		d += cfg.idle + time.Duration(4*cfg.rounds)*(cfg.warmup+cfg.duration)
+		d += cfg.idle + time.Duration(6*cfg.rounds)*(cfg.warmup+cfg.duration)
 	}
 	if cfg.runs("replicas") {
 		d += time.Duration(2*cfg.rounds) * (cfg.warmup + cfg.duration)
@@ -274,36 +274,47 @@ func (t *target) undeploy(ctx context.Context) error {
 // measurements are the benchmark's figures.
 type measurements struct {
 	direct1, through1, direct32, through32 result
-	idleRSS, loadRSS                       int64 // bytes
+	floor1, floor32                        result // the splice relay (splice.go) in front of the replica
+	idleRSS, loadRSS                       int64  // bytes
 	replicas                               replicaResults
 	cold                                   coldResults
 	queue                                  queueResults
 }
 
-// measure reads funcd's idle RSS, runs the four loads (each after a
-// warm-up) and reads the RSS again.
-func measure(ctx context.Context, cfg config, t *target) (measurements, error) {
-	var m measurements
+// measure reads funcd's idle RSS, runs the loads (each after a warm-up)
+// direct, through the floor relay and through funcd, and reads the RSS
+// again.
+func measure(ctx context.Context, cfg config, t *target) (m measurements, err error) {
 	select {
 	case <-ctx.Done():
 		return m, ctx.Err()
 	case <-time.After(cfg.idle):
 	}
-	var err error
 	if m.idleRSS, err = vmRSS(t.funcd.PID()); err != nil {
 		return m, err
 	}
+	floor, err := startSpliceRelay(strings.TrimPrefix(strings.TrimSuffix(t.direct, benchPath), "http://"))
+	if err != nil {
+		return m, err
+	}
+	defer func() { err = errors.Join(err, floor.Close()) }()
+	floorURL := "http://" + floor.addr() + benchPath
 	one := load{threads: 1, conns: 1}
 	many := load{threads: 2, conns: 32}
-	// Direct and through runs alternate, and each figure is the median of
-	// its rounds: the machine's own drift then weighs on both sides alike.
+	// Direct, floor and through runs alternate, and each figure is the
+	// median of its rounds: the machine's own drift then weighs on all
+	// alike.
 	for _, l := range []struct {
-		load            load
-		direct, through *result
-	}{{one, &m.direct1, &m.through1}, {many, &m.direct32, &m.through32}} {
-		var direct, through []result
+		load                   load
+		direct, floor, through *result
+	}{{one, &m.direct1, &m.floor1, &m.through1}, {many, &m.direct32, &m.floor32, &m.through32}} {
+		var direct, floors, through []result
 		for range cfg.rounds {
 			d, err := warmRun(ctx, cfg, t.direct, l.load)
+			if err != nil {
+				return m, err
+			}
+			f, err := warmRun(ctx, cfg, floorURL, l.load)
 			if err != nil {
 				return m, err
 			}
@@ -311,9 +322,9 @@ func measure(ctx context.Context, cfg config, t *target) (measurements, error) {
 			if err != nil {
 				return m, err
 			}
-			direct, through = append(direct, d), append(through, th)
+			direct, floors, through = append(direct, d), append(floors, f), append(through, th)
 		}
-		*l.direct, *l.through = median(direct), median(through)
+		*l.direct, *l.floor, *l.through = median(direct), median(floors), median(through)
 	}
 	if m.loadRSS, err = vmRSS(t.funcd.PID()); err != nil {
 		return m, err
@@ -321,7 +332,6 @@ func measure(ctx context.Context, cfg config, t *target) (measurements, error) {
 	return m, nil
 }
 
-// vmRSS reads VmRSS from /proc/PID/status, in bytes.
 // warmRun runs wrk for the warm-up, then for the measurement.
 func warmRun(ctx context.Context, cfg config, url string, l load) (result, error) {
 	l.duration = cfg.warmup
@@ -339,6 +349,7 @@ func median(rs []result) result {
 	return s[len(s)/2]
 }
 
+// vmRSS reads VmRSS from /proc/PID/status, in bytes.
 func vmRSS(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
