@@ -47,6 +47,7 @@ type config struct {
 	cold     int             // cold starts through funcd, and of the floor
 	bursts   int             // rounds of simultaneous cold starts
 	only     map[string]bool // the sections to run; all when empty
+	funcdEnv []string        // KEY=VALUE added to funcd's environment
 
 	queueN, queueN1 int  // asynchronous invocations per burst at concurrency 32 and 1
 	queueSamples    int  // timed single invocations, through HTTP and NATS
@@ -75,6 +76,13 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.queueN1, "queue-n1", 500, "asynchronous invocations in the burst at worker concurrency 1")
 	fs.IntVar(&c.queueSamples, "queue-samples", 200, "single asynchronous invocations timed, through HTTP and through a NATS publish each")
 	fs.BoolVar(&c.queueFsync, "queue-fsync", true, "run funcd with --queue-fsync (false: without fsync)")
+	fs.Func("funcd-env", "KEY=VALUE added to funcd's environment, to compare settings such as GOMAXPROCS or GOGC (repeatable)", func(kv string) error {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("want KEY=VALUE, got %q", kv)
+		}
+		c.funcdEnv = append(c.funcdEnv, kv)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -132,7 +140,7 @@ func run(ctx context.Context, args []string) (err error) {
 			return err
 		}
 	}
-	t, err := deploy(ctx, env, funcdArgs)
+	t, err := deploy(ctx, env, funcdArgs, cfg.funcdEnv)
 	if t != nil {
 		t.nats = natsAddr
 		defer func() { err = errors.Join(err, t.undeploy(ctx)) }()
@@ -199,16 +207,16 @@ type target struct {
 }
 
 // deploy starts funcd on the benchmark's network, with args added to its
-// flags, and deploys the function with one replica. A non-nil target is
+// flags and envs to its environment, and deploys the function with one replica. A non-nil target is
 // returned whenever funcd started.
-func deploy(ctx context.Context, env *testenv.Env, args []string) (*target, error) {
+func deploy(ctx context.Context, env *testenv.Env, args, envs []string) (*target, error) {
 	if _, err := os.Stat(filepath.Join("/sys/class/net", bridge)); err == nil {
 		return nil, fmt.Errorf("bridge %s exists: is another benchmark running?", bridge)
 	}
 	if overlaps, err := testenv.OverlapsHost(subnet); err != nil || overlaps {
 		return nil, fmt.Errorf("subnet %s is in use on this host (%v)", subnet, err)
 	}
-	f, err := env.StartFuncd(ctx, testenv.FuncdOptions{Bridge: bridge, Subnet: subnet, Args: args})
+	f, err := env.StartFuncd(ctx, testenv.FuncdOptions{Bridge: bridge, Subnet: subnet, Args: args, Env: envs})
 	if err != nil {
 		return nil, err
 	}
@@ -274,8 +282,9 @@ func (t *target) undeploy(ctx context.Context) error {
 // measurements are the benchmark's figures.
 type measurements struct {
 	direct1, through1, direct32, through32 result
-	floor1, floor32                        result // the splice relay (splice.go) in front of the replica
-	idleRSS, loadRSS                       int64  // bytes
+	floor1, floor32                        result  // the splice relay (splice.go) in front of the replica
+	rounds32                               []round // req/s of each alternating round at 32 connections
+	idleRSS, loadRSS                       int64   // bytes
 	replicas                               replicaResults
 	cold                                   coldResults
 	queue                                  queueResults
@@ -323,6 +332,9 @@ func measure(ctx context.Context, cfg config, t *target) (m measurements, err er
 				return m, err
 			}
 			direct, floors, through = append(direct, d), append(floors, f), append(through, th)
+			if l.load == many {
+				m.rounds32 = append(m.rounds32, round{d.rps, f.rps, th.rps})
+			}
 		}
 		*l.direct, *l.floor, *l.through = median(direct), median(floors), median(through)
 	}

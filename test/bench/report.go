@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -68,6 +70,7 @@ func reportWarm(w io.Writer, cfg config, t *target, m measurements) {
 	}
 
 	wr := warmRatios(m)
+	fmt.Fprintf(w, "through funcd at 32 conns, each round, of direct/of floor: %s (medians below)\n\n", roundRatios(m.rounds32))
 	added := m.through1.p50 - m.direct1.p50
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "target\tmeasured\twanted\t")
@@ -93,20 +96,51 @@ func micros(d time.Duration) string { return fmt.Sprintf("%d µs", d.Microsecond
 
 func megabytes(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/1e6) }
 
+// round is the req/s of one alternating round of the three paths.
+type round struct{ direct, floor, through float64 }
+
 // throughputRatios are funcd's req/s at 32 connections against the
-// direct path and against the floor relay, and the floor's against direct.
+// direct path and against the floor relay, and the floor's against
+// direct: each the median of the ratios within a round, so that the
+// machine's drift between rounds (other work on it) cancels out.
 type throughputRatios struct{ direct, floor, floorDirect float64 }
 
 func warmRatios(m measurements) throughputRatios {
-	var r throughputRatios
-	if m.direct32.rps > 0 {
-		r.direct = m.through32.rps / m.direct32.rps
-		r.floorDirect = m.floor32.rps / m.direct32.rps
+	var direct, floor, floorDirect []float64
+	for _, r := range m.rounds32 {
+		if r.direct > 0 && r.floor > 0 {
+			direct = append(direct, r.through/r.direct)
+			floor = append(floor, r.through/r.floor)
+			floorDirect = append(floorDirect, r.floor/r.direct)
+		}
 	}
-	if m.floor32.rps > 0 {
-		r.floor = m.through32.rps / m.floor32.rps
+	return throughputRatios{medianOf(direct), medianOf(floor), medianOf(floorDirect)}
+}
+
+// medianOf is the median of vs (the upper one of an even count), 0 for
+// none.
+func medianOf(vs []float64) float64 {
+	if len(vs) == 0 {
+		return 0
 	}
-	return r
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// roundRatios prints each round's through/direct and through/floor, so
+// the report shows how much the runs varied.
+func roundRatios(rs []round) string {
+	var b strings.Builder
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if r.direct > 0 && r.floor > 0 {
+			fmt.Fprintf(&b, "%.0f%%/%.0f%%", 100*r.through/r.direct, 100*r.through/r.floor)
+		}
+	}
+	return b.String()
 }
 
 // met says whether the warm path reaches issue 12's target: 55% of

@@ -53,6 +53,15 @@ func TestSpliceRelay(t *testing.T) {
 	}
 }
 
+func TestWarmRatios(t *testing.T) {
+	// Round by round, so a slow second round does not count against funcd.
+	m := measurements{rounds32: []round{{100, 50, 40}, {50, 25, 24}, {100, 50, 46}}}
+	got := warmRatios(m)
+	if want := (throughputRatios{direct: 0.46, floor: 0.92, floorDirect: 0.5}); got != want {
+		t.Errorf("warmRatios() = %+v, want %+v", got, want)
+	}
+}
+
 func TestWarmRatiosMet(t *testing.T) {
 	for _, tc := range []struct {
 		direct, floor, through float64
@@ -63,7 +72,7 @@ func TestWarmRatiosMet(t *testing.T) {
 		{100, 50, 45, false}, // neither
 		{0, 0, 0, false},
 	} {
-		m := measurements{direct32: result{rps: tc.direct}, floor32: result{rps: tc.floor}, through32: result{rps: tc.through}}
+		m := measurements{rounds32: []round{{tc.direct, tc.floor, tc.through}}}
 		if got := warmRatios(m).met(); got != tc.want {
 			t.Errorf("direct %v floor %v through %v: met() = %v, want %v", tc.direct, tc.floor, tc.through, got, tc.want)
 		}
