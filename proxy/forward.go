@@ -262,10 +262,15 @@ func (p *Proxy) copyResponse(ctx context.Context, w http.ResponseWriter, c *conn
 
 	buf := buffers.Get().(*[]byte)
 	defer buffers.Put(buf)
-	// Flushing after every read streams whatever the function sends, and
+	// Flushing as copyBody does streams whatever the function sends, and
 	// costs nothing for a small answer: its head and body leave in one
-	// write.
-	err := copyBody(w, http.NewResponseController(w).Flush, c.br, h, *buf)
+	// write. Its last read is flushed here, before the handler returns, so
+	// net/http frames the answer as it did when it flushed every read.
+	flush := http.NewResponseController(w).Flush
+	err := copyBody(w, flush, c.br, h, *buf)
+	if err == nil {
+		err = flush()
+	}
 	p.record(inv.name, inv.ns, h.code, inv.began)
 	if err != nil || h.close || c.unwatch() != nil {
 		c.close()

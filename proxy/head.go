@@ -150,6 +150,7 @@ type respHead struct {
 	close    bool // the function will close the connection
 	bodyless bool // HEAD, 1xx, 204, 304
 	own      ownHeaders
+	body     io.LimitedReader // copyBody's reader of a Content-Length body, reused
 }
 
 // ownHeaders is a set of the response headers the proxy sets itself.
@@ -356,8 +357,11 @@ func (l *responseLimit) Read(p []byte) (int, error) {
 }
 
 // copyBody copies the body h frames from br to w, calling flush after
-// every read so the caller sees it as it comes. Chunked bodies are decoded
-// (and their trailers skipped); w re-frames them.
+// every read that may be followed by a wait, so the caller sees the body
+// as it comes. The read that ends the body is not flushed: the caller
+// flushes it with whatever ends the answer (a chunked body's last chunk),
+// so a small answer leaves in one write. Chunked bodies are decoded (and
+// their trailers skipped); w re-frames them.
 func copyBody(w io.Writer, flush func() error, br *bufio.Reader, h *respHead, buf []byte) error {
 	var src io.Reader
 	switch {
@@ -366,7 +370,8 @@ func copyBody(w io.Writer, flush func() error, br *bufio.Reader, h *respHead, bu
 	case h.chunked:
 		src = &chunkedBody{cr: httputil.NewChunkedReader(br), br: br}
 	case h.length >= 0:
-		src = io.LimitReader(br, h.length)
+		h.body = io.LimitedReader{R: br, N: h.length}
+		src = &h.body
 	default:
 		src = br // until the function closes the connection
 	}
@@ -376,8 +381,10 @@ func copyBody(w io.Writer, flush func() error, br *bufio.Reader, h *respHead, bu
 			if _, err := w.Write(buf[:n]); err != nil {
 				return err
 			}
-			if err := flush(); err != nil {
-				return err
+			if rerr == nil {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
 		}
 		if rerr == io.EOF {

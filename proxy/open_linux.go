@@ -1,32 +1,48 @@
 package proxy
 
 import (
-	"net"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// open reports whether the peer has not closed nc, with one non-blocking
-// peek: a replica that restarted or timed out an idle connection shows up
-// here instead of failing the request written to it.
-func open(nc net.Conn) bool {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return true
+// peeker asks, with one non-blocking peek, whether the peer has closed a
+// connection: a replica that restarted or timed out an idle connection
+// shows up here instead of failing the request written to it. It is made
+// once per connection, so the check allocates nothing per request.
+type peeker struct {
+	rc    syscall.RawConn // nil when the connection has no descriptor
+	alive bool
+	buf   [1]byte
+	fn    func(fd uintptr) bool
+}
+
+func newPeeker(nc any) *peeker {
+	pk := &peeker{}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			pk.rc = rc
+		}
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	alive := false
-	var buf [1]byte
-	err = rc.Read(func(fd uintptr) bool {
-		_, _, err := unix.Recvfrom(int(fd), buf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	pk.fn = func(fd uintptr) bool {
+		// recvfrom without an address: unix.Recvfrom would allocate one.
+		_, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&pk.buf[0])), 1,
+			unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
 		// EAGAIN: open and quiet. Data: the peer said something we
 		// did not ask for. Zero bytes: closed.
-		alive = err == unix.EAGAIN
+		pk.alive = errno == unix.EAGAIN
 		return true // never wait for readiness
-	})
-	return err == nil && alive
+	}
+	return pk
+}
+
+// open reports whether the peer has not closed the connection.
+func (pk *peeker) open() bool {
+	if pk.rc == nil {
+		return true
+	}
+	pk.alive = false
+	err := pk.rc.Read(pk.fn)
+	return err == nil && pk.alive
 }

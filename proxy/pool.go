@@ -18,10 +18,11 @@ type conn struct {
 	stop func() bool // ends the deadline watch of the current request
 	head respHead    // the response head, buffers reused
 	idle time.Time   // when it was put back in the pool
+	peek *peeker     // is the replica's end still open (pool.get)
 }
 
 func newConn(nc net.Conn, host string) *conn {
-	c := &conn{nc: nc, bw: bufio.NewWriterSize(nc, 16<<10), host: host}
+	c := &conn{nc: nc, bw: bufio.NewWriterSize(nc, 16<<10), host: host, peek: newPeeker(nc)}
 	c.lim.r = nc
 	c.br = bufio.NewReaderSize(&c.lim, 16<<10)
 	return c
@@ -136,7 +137,7 @@ func (p *pool) get(ctx context.Context, host string, deadline time.Time) (c *con
 		if c == nil {
 			break
 		}
-		if c.br.Buffered() == 0 && open(c.nc) {
+		if c.br.Buffered() == 0 && c.peek.open() {
 			return c, true, nil
 		}
 		c.close()

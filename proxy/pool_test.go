@@ -33,13 +33,13 @@ func TestPoolDetectsClosedConnection(t *testing.T) {
 		t.Fatalf("get = %v, reused %v; want a new connection", err, reused)
 	}
 	p.put(c)
-	if !open(c.nc) {
+	if !c.peek.open() {
 		t.Fatalf("open() = false on a live idle connection")
 	}
 	server := <-accepted
 	server.Close()
 	deadline := time.Now().Add(2 * time.Second)
-	for open(c.nc) {
+	for c.peek.open() {
 		if time.Now().After(deadline) {
 			t.Fatal("open() still true after the peer closed")
 		}

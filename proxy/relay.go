@@ -241,20 +241,21 @@ func (p *Proxy) relay(nc net.Conn, brw *bufio.ReadWriter, r *http.Request, inv *
 			return
 		}
 		last = raw.methodSt
-		req, inv = raw, p.begin(raw)
+		req = raw
+		p.begin(raw, inv) // the last one is done with: reuse it
 	}
 }
 
-// begin resolves the function of a relayed request. When that fails, the
-// invocation carries the answer for relayOne to write.
-func (p *Proxy) begin(q *rawRequest) *invocation {
+// begin resolves the function of a relayed request into inv. When that
+// fails, inv carries the answer for relayOne to write.
+func (p *Proxy) begin(q *rawRequest, inv *invocation) {
 	full, upstream := q.route()
 	name, ns := api.SplitName(full)
 	began := time.Now()
-	inv := &invocation{name: name, ns: ns, path: upstream, began: began, deadline: began.Add(p.cfg.Timeout)}
+	*inv = invocation{name: name, ns: ns, path: upstream, began: began, deadline: began.Add(p.cfg.Timeout)}
 	if !validRouteName(full) {
 		inv.fail = &failure{http.StatusNotFound, "404 page not found", false}
-		return inv
+		return
 	}
 	b, err := p.resolver.Pick(name, ns)
 	if err == nil && b == nil {
@@ -265,14 +266,13 @@ func (p *Proxy) begin(q *rawRequest) *invocation {
 	if err != nil {
 		f := p.resolveFailure(context.Background(), name, ns, err)
 		inv.fail = &f
-		return inv
+		return
 	}
 	inv.backend = b
 	inv.start = strconv.FormatInt(time.Now().UnixNano(), 10)
 	if !q.hasCall {
 		inv.callID = newCallID()
 	}
-	return inv
 }
 
 // relayOne answers one relayed request and reports whether the connection

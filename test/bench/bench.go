@@ -47,6 +47,7 @@ type config struct {
 	cold     int             // cold starts through funcd, and of the floor
 	bursts   int             // rounds of simultaneous cold starts
 	only     map[string]bool // the sections to run; all when empty
+	funcdEnv []string        // KEY=VALUE added to funcd's environment
 
 	queueN, queueN1 int  // asynchronous invocations per burst at concurrency 32 and 1
 	queueSamples    int  // timed single invocations, through HTTP and NATS
@@ -80,6 +81,13 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.queueFsync, "queue-fsync", true, "run funcd with --queue-fsync (false: without fsync)")
 	fs.IntVar(&c.overheadN, "overhead-n", 50, "replicas of the bench function whose memory outside the function is measured")
 	fs.IntVar(&c.freeze, "freeze", 20, "rounds of the freeze section: a wake through funcd, the freezer floor and containerd's resume, alternating")
+	fs.Func("funcd-env", "KEY=VALUE added to funcd's environment, to compare settings such as GOMAXPROCS or GOGC (repeatable)", func(kv string) error {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return fmt.Errorf("want KEY=VALUE, got %q", kv)
+		}
+		c.funcdEnv = append(c.funcdEnv, kv)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -143,7 +151,7 @@ func run(ctx context.Context, args []string) (err error) {
 			return err
 		}
 	}
-	t, err := deploy(ctx, env, funcdArgs)
+	t, err := deploy(ctx, env, funcdArgs, cfg.funcdEnv)
 	if t != nil {
 		t.nats = natsAddr
 		defer func() { err = errors.Join(err, t.undeploy(ctx)) }()
@@ -194,7 +202,7 @@ func run(ctx context.Context, args []string) (err error) {
 func estimate(cfg config) time.Duration {
 	var d time.Duration
 	if cfg.runs("warm") {
-		d += cfg.idle + time.Duration(4*cfg.rounds)*(cfg.warmup+cfg.duration)
+		d += cfg.idle + time.Duration(6*cfg.rounds)*(cfg.warmup+cfg.duration)
 	}
 	if cfg.runs("replicas") {
 		d += time.Duration(2*cfg.rounds) * (cfg.warmup + cfg.duration)
@@ -226,16 +234,16 @@ type target struct {
 }
 
 // deploy starts funcd on the benchmark's network, with args added to its
-// flags, and deploys the function with one replica. A non-nil target is
+// flags and envs to its environment, and deploys the function with one replica. A non-nil target is
 // returned whenever funcd started.
-func deploy(ctx context.Context, env *testenv.Env, args []string) (*target, error) {
+func deploy(ctx context.Context, env *testenv.Env, args, envs []string) (*target, error) {
 	if _, err := os.Stat(filepath.Join("/sys/class/net", bridge)); err == nil {
 		return nil, fmt.Errorf("bridge %s exists: is another benchmark running?", bridge)
 	}
 	if overlaps, err := testenv.OverlapsHost(subnet); err != nil || overlaps {
 		return nil, fmt.Errorf("subnet %s is in use on this host (%v)", subnet, err)
 	}
-	f, err := env.StartFuncd(ctx, testenv.FuncdOptions{Bridge: bridge, Subnet: subnet, Args: args})
+	f, err := env.StartFuncd(ctx, testenv.FuncdOptions{Bridge: bridge, Subnet: subnet, Args: args, Env: envs})
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +309,9 @@ func (t *target) undeploy(ctx context.Context) error {
 // measurements are the benchmark's figures.
 type measurements struct {
 	direct1, through1, direct32, through32 result
-	idleRSS, loadRSS                       int64 // bytes
+	floor1, floor32                        result  // the splice relay (splice.go) in front of the replica
+	rounds32                               []round // req/s of each alternating round at 32 connections
+	idleRSS, loadRSS                       int64   // bytes
 	replicas                               replicaResults
 	overhead                               overheadResults
 	cold                                   coldResults
@@ -309,30 +319,40 @@ type measurements struct {
 	freeze                                 freezeResults
 }
 
-// measure reads funcd's idle RSS, runs the four loads (each after a
-// warm-up) and reads the RSS again.
-func measure(ctx context.Context, cfg config, t *target) (measurements, error) {
-	var m measurements
+// measure reads funcd's idle RSS, runs the loads (each after a warm-up)
+// direct, through the floor relay and through funcd, and reads the RSS
+// again.
+func measure(ctx context.Context, cfg config, t *target) (m measurements, err error) {
 	select {
 	case <-ctx.Done():
 		return m, ctx.Err()
 	case <-time.After(cfg.idle):
 	}
-	var err error
 	if m.idleRSS, err = vmRSS(t.funcd.PID()); err != nil {
 		return m, err
 	}
+	floor, err := startSpliceRelay(strings.TrimPrefix(strings.TrimSuffix(t.direct, benchPath), "http://"))
+	if err != nil {
+		return m, err
+	}
+	defer func() { err = errors.Join(err, floor.Close()) }()
+	floorURL := "http://" + floor.addr() + benchPath
 	one := load{threads: 1, conns: 1}
 	many := load{threads: 2, conns: 32}
-	// Direct and through runs alternate, and each figure is the median of
-	// its rounds: the machine's own drift then weighs on both sides alike.
+	// Direct, floor and through runs alternate, and each figure is the
+	// median of its rounds: the machine's own drift then weighs on all
+	// alike.
 	for _, l := range []struct {
-		load            load
-		direct, through *result
-	}{{one, &m.direct1, &m.through1}, {many, &m.direct32, &m.through32}} {
-		var direct, through []result
+		load                   load
+		direct, floor, through *result
+	}{{one, &m.direct1, &m.floor1, &m.through1}, {many, &m.direct32, &m.floor32, &m.through32}} {
+		var direct, floors, through []result
 		for range cfg.rounds {
 			d, err := warmRun(ctx, cfg, t.direct, l.load)
+			if err != nil {
+				return m, err
+			}
+			f, err := warmRun(ctx, cfg, floorURL, l.load)
 			if err != nil {
 				return m, err
 			}
@@ -340,9 +360,12 @@ func measure(ctx context.Context, cfg config, t *target) (measurements, error) {
 			if err != nil {
 				return m, err
 			}
-			direct, through = append(direct, d), append(through, th)
+			direct, floors, through = append(direct, d), append(floors, f), append(through, th)
+			if l.load == many {
+				m.rounds32 = append(m.rounds32, round{d.rps, f.rps, th.rps})
+			}
 		}
-		*l.direct, *l.through = median(direct), median(through)
+		*l.direct, *l.floor, *l.through = median(direct), median(floors), median(through)
 	}
 	if m.loadRSS, err = vmRSS(t.funcd.PID()); err != nil {
 		return m, err
@@ -350,7 +373,6 @@ func measure(ctx context.Context, cfg config, t *target) (measurements, error) {
 	return m, nil
 }
 
-// vmRSS reads VmRSS from /proc/PID/status, in bytes.
 // warmRun runs wrk for the warm-up, then for the measurement.
 func warmRun(ctx context.Context, cfg config, url string, l load) (result, error) {
 	l.duration = cfg.warmup
@@ -368,6 +390,7 @@ func median(rs []result) result {
 	return s[len(s)/2]
 }
 
+// vmRSS reads VmRSS from /proc/PID/status, in bytes.
 func vmRSS(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
