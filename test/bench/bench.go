@@ -67,7 +67,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "warm-up before each measurement (whole seconds)")
 	fs.DurationVar(&c.duration, "duration", 4*time.Second, "each measurement (whole seconds)")
 	fs.IntVar(&c.rounds, "rounds", 3, "alternating direct/through runs per load, and queue bursts per concurrency; the run with the median req/s (completed/s) is reported")
-	fs.DurationVar(&c.idle, "idle", 3*time.Second, "idle time after the deploy before reading funcd's RSS")
+	fs.DurationVar(&c.idle, "idle", 25*time.Second, "idle time after the deploy before reading funcd's RSS (funcd trims its memory once quiet for 10-20s)")
 	fs.IntVar(&c.cold, "cold", 30, "cold starts through funcd, and as many of the containerd floor")
 	fs.IntVar(&c.bursts, "bursts", 3, "rounds of "+strconv.Itoa(burstSize)+" simultaneous cold starts")
 	only := fs.String("only", "", "comma-separated sections to run, of "+strings.Join(sections, ", ")+" (default all)")
@@ -158,7 +158,7 @@ func run(ctx context.Context, args []string) (err error) {
 		}
 	}
 	if cfg.runs("queue") {
-		if m.queue, err = measureQueue(ctx, cfg, t); err != nil {
+		if m.queue, err = measureQueue(ctx, cfg, t, m.idleRSS); err != nil {
 			return err
 		}
 	}
@@ -182,7 +182,7 @@ func estimate(cfg config) time.Duration {
 		d += time.Duration(cfg.cold)*400*time.Millisecond + time.Duration(cfg.bursts)*2*time.Second
 	}
 	if cfg.runs("queue") {
-		d += 10*time.Second + time.Duration(cfg.rounds)*3*time.Second + time.Duration(2*cfg.queueSamples)*7*time.Millisecond
+		d += 10*time.Second + time.Duration(cfg.rounds)*3*time.Second + rssSettle
 	}
 	return d
 }
@@ -284,13 +284,8 @@ type measurements struct {
 // warm-up) and reads the RSS again.
 func measure(ctx context.Context, cfg config, t *target) (measurements, error) {
 	var m measurements
-	select {
-	case <-ctx.Done():
-		return m, ctx.Err()
-	case <-time.After(cfg.idle):
-	}
 	var err error
-	if m.idleRSS, err = vmRSS(t.funcd.PID()); err != nil {
+	if m.idleRSS, err = t.idleRSS(ctx, cfg.idle); err != nil {
 		return m, err
 	}
 	one := load{threads: 1, conns: 1}
@@ -321,7 +316,16 @@ func measure(ctx context.Context, cfg config, t *target) (measurements, error) {
 	return m, nil
 }
 
-// vmRSS reads VmRSS from /proc/PID/status, in bytes.
+// idleRSS waits for idle, then reads funcd's RSS.
+func (t *target) idleRSS(ctx context.Context, idle time.Duration) (int64, error) {
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-time.After(idle):
+	}
+	return vmRSS(t.funcd.PID())
+}
+
 // warmRun runs wrk for the warm-up, then for the measurement.
 func warmRun(ctx context.Context, cfg config, url string, l load) (result, error) {
 	l.duration = cfg.warmup
@@ -339,6 +343,7 @@ func median(rs []result) result {
 	return s[len(s)/2]
 }
 
+// vmRSS reads VmRSS from /proc/PID/status, in bytes.
 func vmRSS(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

@@ -64,7 +64,15 @@ func queueArgs(cfg config) (args []string, natsAddr string, err error) {
 type queueResults struct {
 	one, many   []throughput // worker concurrency 1 and queueWorkers, a burst per round
 	async, nats latency
+	// idleRSS is funcd's RSS before the queue functions are deployed
+	// (read here only when the warm section did not run), burstRSS right
+	// after the last burst drained, settledRSS rssSettle after that.
+	idleRSS, burstRSS, settledRSS int64
 }
+
+// rssSettle is how long after the last burst the settled RSS is read: the
+// target is to be back under maxSettledRSS within a minute after load.
+const rssSettle = time.Minute
 
 // throughput is one burst of n asynchronous POSTs to one function.
 type throughput struct {
@@ -109,8 +117,14 @@ type latency struct {
 // measureQueue deploys the queue functions, runs a burst against each
 // (after an untimed warm-up) in each of cfg.rounds rounds, then times
 // single asynchronous invocations through HTTP and through a NATS publish.
-func measureQueue(ctx context.Context, cfg config, t *target) (queueResults, error) {
-	var res queueResults
+func measureQueue(ctx context.Context, cfg config, t *target, idleRSS int64) (queueResults, error) {
+	res := queueResults{idleRSS: idleRSS}
+	if res.idleRSS == 0 {
+		var err error
+		if res.idleRSS, err = t.idleRSS(ctx, cfg.idle); err != nil {
+			return res, err
+		}
+	}
 	if err := t.deployWith(ctx, api.FunctionDeployment{Service: queue1Name, Image: t.image,
 		Labels: map[string]string{api.LabelQueueMaxInflight: "1"}}); err != nil {
 		return res, err
@@ -144,10 +158,24 @@ func measureQueue(ctx context.Context, cfg config, t *target) (queueResults, err
 		}
 	}
 	var err error
+	drained := time.Now()
+	if res.burstRSS, err = vmRSS(t.funcd.PID()); err != nil {
+		return res, err
+	}
 	if res.async, err = t.asyncLatency(ctx, hc, ac, queue32Name, cfg.queueSamples); err != nil {
 		return res, err
 	}
 	if res.nats, err = t.natsLatency(ctx, hc, cfg.queueSamples); err != nil {
+		return res, err
+	}
+	// The single invocations above are light; what follows is idle.
+	hc.CloseIdleConnections()
+	select {
+	case <-ctx.Done():
+		return res, ctx.Err()
+	case <-time.After(time.Until(drained.Add(rssSettle))):
+	}
+	if res.settledRSS, err = vmRSS(t.funcd.PID()); err != nil {
 		return res, err
 	}
 	return res, nil

@@ -12,7 +12,9 @@ import (
 const (
 	minThroughputRatio = 0.40                   // through/direct req/s at 32 connections
 	maxAddedP50        = 200 * time.Microsecond // through p50 - direct p50 at 1 connection
-	maxIdleRSS         = 40_000_000             // bytes (40 MB)
+	maxIdleRSS         = 30_000_000             // bytes (30 MB)
+	maxBurstRSS        = 64_000_000             // bytes, right after a queue burst drained
+	maxSettledRSS      = 40_000_000             // bytes, rssSettle after the burst
 )
 
 // report prints the figures of the sections that ran, each followed by
@@ -30,6 +32,31 @@ func report(w io.Writer, cfg config, t *target, m measurements) {
 	if cfg.runs("queue") {
 		reportQueue(w, cfg, m.queue, m.through32.rps)
 	}
+	reportMemory(w, cfg, m)
+}
+
+// reportMemory prints funcd's RSS idle, right after the queue bursts and
+// rssSettle later, with their targets; the idle figure is the warm
+// section's when it ran, and the queue section's otherwise.
+func reportMemory(w io.Writer, cfg config, m measurements) {
+	idle := m.idleRSS
+	if idle == 0 {
+		idle = m.queue.idleRSS
+	}
+	if idle == 0 {
+		return
+	}
+	fmt.Fprintln(w, "funcd memory (VmRSS):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "target\tmeasured\twanted\t")
+	fmt.Fprintf(tw, "idle, after the deploy and %v\t%s\t< %s\t%s\n", cfg.idle, megabytes(idle), megabytes(maxIdleRSS), verdict(idle < maxIdleRSS))
+	if cfg.runs("queue") {
+		q := m.queue
+		fmt.Fprintf(tw, "right after the queue bursts drained\t%s\t< %s\t%s\n", megabytes(q.burstRSS), megabytes(maxBurstRSS), verdict(q.burstRSS < maxBurstRSS))
+		fmt.Fprintf(tw, "%v after the bursts\t%s\t< %s\t%s\n", rssSettle, megabytes(q.settledRSS), megabytes(maxSettledRSS), verdict(q.settledRSS < maxSettledRSS))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
 }
 
 // reportWarm prints the warm figures, through funcd and direct, and by
@@ -72,7 +99,6 @@ func reportWarm(w io.Writer, cfg config, t *target, m measurements) {
 	fmt.Fprintln(tw, "target\tmeasured\twanted\t")
 	fmt.Fprintf(tw, "throughput through/direct, 32 conns\t%.1f%%\t>= %.0f%%\t%s\n", 100*ratio, 100*minThroughputRatio, verdict(ratio >= minThroughputRatio))
 	fmt.Fprintf(tw, "p50 added latency, 1 conn\t%+d µs\t<= %d µs\t%s\n", added.Microseconds(), maxAddedP50.Microseconds(), verdict(added <= maxAddedP50))
-	fmt.Fprintf(tw, "funcd idle RSS\t%s\t< %s\t%s\n", megabytes(m.idleRSS), megabytes(maxIdleRSS), verdict(m.idleRSS < maxIdleRSS))
 	tw.Flush()
 	if n := m.direct1.errors + m.through1.errors + m.direct32.errors + m.through32.errors + m.replicas.one.errors + m.replicas.two.errors; n > 0 {
 		fmt.Fprintf(w, "\nwarning: %d failed requests (non-2xx or socket errors): the figures are suspect\n", n)
