@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -34,16 +35,13 @@ func cliImageImport(ctx context.Context, env cliEnv, args []string) error {
 		"Load the images in an archive into funcd, unpacked and ready to deploy: the output of\n`docker save NAME:TAG` (or `docker save NAME:TAG | gzip`), or an OCI image layout as tar.\nWith -, the archive is read from stdin. The archive is streamed, never held in memory.")
 	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
 	quiet := fs.Bool("quiet", false, "print no progress")
-	forServices := fs.Bool("services", false, "import for the side services (docker-compose.yaml), into their namespace "+api.ServicesNamespace)
+	forServices := cliServicesFlag(fs)
 	pos, c, err := cliStart(fs, env, args, gateway, 1, 1, "a FILE, or - for stdin")
 	if err != nil {
 		return err
 	}
-	if *forServices {
-		if *namespace != "" {
-			return errors.New("image import: --services and --namespace exclude each other")
-		}
-		*namespace = api.ServicesNamespace
+	if err := cliImageNamespace("image import", *forServices, namespace); err != nil {
+		return err
 	}
 	var archive io.Reader
 	size := int64(-1)
@@ -82,8 +80,12 @@ func cliImageList(ctx context.Context, env cliEnv, args []string) error {
 	fs := cliFlagSet("image list", "[flags]", "List images: name, digest, size and the functions deployed with each.")
 	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
 	noTrunc := fs.Bool("no-trunc", false, "print whole digests")
+	forServices := cliServicesFlag(fs)
 	_, c, err := cliStart(fs, env, args, gateway, 0, 0, "no arguments")
 	if err != nil {
+		return err
+	}
+	if err := cliImageNamespace("image list", *forServices, namespace); err != nil {
 		return err
 	}
 	imgs, err := c.ListImages(ctx, *namespace)
@@ -103,15 +105,38 @@ func cliImageList(ctx context.Context, env cliEnv, args []string) error {
 }
 
 func cliImageRemove(ctx context.Context, env cliEnv, args []string) error {
-	fs := cliFlagSet("image remove", "REF... [flags]", "Remove images. An image a deployed function uses (at any scale) is refused.")
+	fs := cliFlagSet("image remove", "REF... [flags]", "Remove images. An image a deployed function (or, with --services, a side service) uses is refused.")
 	gateway, namespace := cliGatewayFlag(fs), cliNamespaceFlag(fs)
+	forServices := cliServicesFlag(fs)
 	pos, c, err := cliStart(fs, env, args, gateway, 1, -1, "one or more image references")
 	if err != nil {
+		return err
+	}
+	if err := cliImageNamespace("image remove", *forServices, namespace); err != nil {
 		return err
 	}
 	return cliRemoveEach(env, pos, "image remove: no such image", "Removed image", func(ref string) (string, string, error) {
 		return ref, "", c.RemoveImage(ctx, ref, *namespace) // "NAME.NS" would read as part of the reference
 	})
+}
+
+// cliServicesFlag is --services: the side services' images rather than a
+// function namespace's.
+func cliServicesFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("services", false, "the side services' images (docker-compose.yaml), in their namespace "+api.ServicesNamespace)
+}
+
+// cliImageNamespace points *namespace at the services' namespace for
+// --services, which --namespace excludes.
+func cliImageNamespace(cmd string, services bool, namespace *string) error {
+	if !services {
+		return nil
+	}
+	if *namespace != "" {
+		return fmt.Errorf("%s: --services and --namespace exclude each other", cmd)
+	}
+	*namespace = api.ServicesNamespace
+	return nil
 }
 
 // cliShortDigest keeps the algorithm and 12 hex digits, as docker does.

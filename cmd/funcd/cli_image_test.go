@@ -135,3 +135,34 @@ func TestProgressLine(t *testing.T) {
 		t.Errorf("after finish = %q, want the line ended once", got)
 	}
 }
+
+// TestImageServicesFlag: --services points import, list and remove at the
+// side services' namespace, and excludes --namespace.
+func TestImageServicesFlag(t *testing.T) {
+	archive := filepath.Join(t.TempDir(), "svc.tar")
+	if err := os.WriteFile(archive, []byte("tar"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := newFakeGateway(t, map[string]fakeResponse{
+		"POST /system/images":   {201, importedJSON},
+		"GET /system/images":    {200, `[]`},
+		"DELETE /system/images": {202, ""},
+	})
+	for _, args := range [][]string{
+		{"image", "import", archive, "--services", "--quiet"},
+		{"image", "list", "--services"},
+		{"image", "rm", "prom/prometheus:v3", "--services"},
+	} {
+		if _, stderr, err := runCLI(t, map[string]string{}, "", append(args, "-g", g.URL)...); err != nil {
+			t.Fatalf("%v = %v (%s)", args, err, stderr)
+		}
+		if _, _, err := runCLI(t, map[string]string{}, "", append(args, "-n", "dev", "-g", g.URL)...); err == nil || !strings.Contains(err.Error(), "exclude each other") {
+			t.Errorf("%v -n dev = %v, want --services and --namespace refused together", args, err)
+		}
+	}
+	for i, r := range g.requests() {
+		if !strings.Contains(r.Query, "namespace=funcd") {
+			t.Errorf("request %d query = %q, want namespace=funcd", i, r.Query)
+		}
+	}
+}

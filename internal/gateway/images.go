@@ -8,9 +8,11 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/funcd/funcd/internal/api"
+	"github.com/funcd/funcd/provider"
 )
 
 // Images is what the image routes need from the provider.
@@ -111,7 +113,8 @@ func (g *Gateway) listImages(w http.ResponseWriter, r *http.Request) {
 }
 
 // removeImage deletes ?name=REF: 202, 404 when absent, 409 naming the
-// functions deployed with it.
+// functions deployed with it (or, in the services' namespace, the side
+// services run from it).
 func (g *Gateway) removeImage(w http.ResponseWriter, r *http.Request) {
 	ref := r.URL.Query().Get("name")
 	if ref == "" {
@@ -122,6 +125,12 @@ func (g *Gateway) removeImage(w http.ResponseWriter, r *http.Request) {
 	if err := g.knownImageNamespace(ns); err != nil {
 		g.fail(w, r, err)
 		return
+	}
+	if ns == api.ServicesNamespace {
+		if users := g.cfg.Services.UsingImage(ref); len(users) > 0 {
+			g.fail(w, r, fmt.Errorf("%w: image %s is used by side service(s) %s; remove them from the compose file first", provider.ErrInUse, ref, strings.Join(users, ", ")))
+			return
+		}
 	}
 	if err := g.cfg.Images.RemoveImage(r.Context(), ns, ref); err != nil {
 		g.fail(w, r, err)

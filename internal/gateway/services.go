@@ -15,6 +15,8 @@ type Services interface {
 	List() []api.ServiceStatus
 	Has(name string) bool
 	Restart(name string) error
+	// UsingImage names the services run from image ref.
+	UsingImage(ref string) []string
 }
 
 func (g *Gateway) serviceRoutes(auth func(http.HandlerFunc) http.Handler) {

@@ -27,6 +27,15 @@ func (f *fakeServices) Has(name string) bool {
 	}
 	return false
 }
+func (f *fakeServices) UsingImage(ref string) []string {
+	var out []string
+	for _, s := range f.list {
+		if s.Image == ref {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
 func (f *fakeServices) Restart(name string) error {
 	f.restarted = append(f.restarted, name)
 	return nil
@@ -97,5 +106,21 @@ func TestImagesOfServices(t *testing.T) {
 		if want := svcs != nil; (rec.Code == http.StatusOK) != want {
 			t.Errorf("GET /system/images?namespace=funcd with services %v = %d %q", want, rec.Code, rec.Body)
 		}
+	}
+}
+
+// TestRemoveImageOfService: an image a side service runs from is not
+// removed (409 naming the service); another is.
+func TestRemoveImageOfService(t *testing.T) {
+	imgs := &fakeImages{}
+	svcs := &fakeServices{list: []api.ServiceStatus{{Name: "db", Image: "postgres:16"}}}
+	g := New(&fakeFunctions{}, invoked, Config{Credentials: creds, Namespaces: fakeNamespaces{}, Images: imgs, MaxImageSize: 1 << 20, Services: svcs}, slog.New(slog.DiscardHandler))
+	e := &env{fns: &fakeFunctions{}, gw: g}
+	rec := e.do("DELETE", "/system/images?namespace="+api.ServicesNamespace+"&name=postgres:16", "", authRight)
+	if rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "db") {
+		t.Errorf("DELETE the image service db runs from = %d %q, want 409 naming db", rec.Code, rec.Body)
+	}
+	if rec := e.do("DELETE", "/system/images?namespace="+api.ServicesNamespace+"&name=redis:7", "", authRight); rec.Code == http.StatusConflict {
+		t.Errorf("DELETE an image no service runs from = %d %q, want no 409", rec.Code, rec.Body)
 	}
 }

@@ -243,6 +243,24 @@ func (r *Runner) Has(name string) bool {
 	return ok
 }
 
+// UsingImage returns the services whose image is ref (both normalised,
+// so "prom/prometheus:v3" and "docker.io/prom/prometheus:v3" match).
+func (r *Runner) UsingImage(ref string) []string {
+	want, err := containerd.NormalizeRef(ref)
+	if err != nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(r.svcs)) {
+		if img, err := containerd.NormalizeRef(r.svcs[name].spec.Image); err == nil && img == want {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // notify wakes everything waiting for a service's state (dependents).
 // Callers hold r.mu.
 func (r *Runner) notify() {

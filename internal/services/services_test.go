@@ -88,3 +88,20 @@ func TestContainerSpecMounts(t *testing.T) {
 		}
 	}
 }
+
+// TestUsingImage matches images by their normalised names.
+func TestUsingImage(t *testing.T) {
+	r := New(nil, nil, Config{StateDir: t.TempDir()})
+	r.svcs["prometheus"] = &service{spec: compose.Service{Name: "prometheus", Image: "prom/prometheus:v3.5.0"}}
+	r.svcs["db"] = &service{spec: compose.Service{Name: "db", Image: "docker.io/library/postgres:16"}}
+	for ref, want := range map[string][]string{
+		"docker.io/prom/prometheus:v3.5.0": {"prometheus"},
+		"postgres:16":                      {"db"},
+		"postgres:17":                      nil,
+		"not a ref!":                       nil,
+	} {
+		if got := r.UsingImage(ref); !slices.Equal(got, want) {
+			t.Errorf("UsingImage(%q) = %v, want %v", ref, got, want)
+		}
+	}
+}

@@ -33,6 +33,7 @@ func report(w io.Writer, cfg config, t *target, m measurements) {
 		reportQueue(w, cfg, m.queue, m.through32.rps)
 	}
 	reportMemory(w, cfg, m)
+	reportGoals(w, goals(cfg, m))
 }
 
 // reportMemory prints funcd's RSS idle, right after the queue bursts and
