@@ -49,8 +49,9 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 	captureLogrus(log)
 	setMemoryLimit(cfg.GoMemoryLimit, log)
 	tctx, stopTrim := context.WithCancel(ctx)
-	defer stopTrim()
-	go trimMemory(tctx, log)
+	trimDone := make(chan struct{})
+	go func() { defer close(trimDone); trimMemory(tctx, log) }()
+	defer func() { stopTrim(); <-trimDone }()
 	// SIGHUP reloads the compose file (startServices); caught from here
 	// on, so one sent while funcd starts does not end it.
 	hup := make(chan os.Signal, 1)
@@ -254,10 +255,9 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 	if err := notify(daemon.SdNotifyReady + "\nSTATUS=serving on " + ln.Addr().String()); err != nil {
 		log.Warn("notify systemd", "err", err)
 	}
-	// Start-up (init, adoption) is over: hand back its garbage and the
-	// binary's pages only it touched (memory.go).
+	// Start-up (init, adoption) is over: hand back its garbage
+	// (memory.go).
 	debug.FreeOSMemory()
-	releaseCode(log)
 
 	select {
 	case err := <-errc:
