@@ -51,6 +51,8 @@ type config struct {
 	queueN, queueN1 int  // asynchronous invocations per burst at concurrency 32 and 1
 	queueSamples    int  // timed single invocations, through HTTP and NATS
 	queueFsync      bool // funcd's --queue-fsync
+
+	goMemoryLimit string // funcd's --go-memory-limit; funcd's default when empty
 }
 
 // sections are the parts of the benchmark -only picks from, in the order
@@ -75,6 +77,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.queueN1, "queue-n1", 500, "asynchronous invocations in the burst at worker concurrency 1")
 	fs.IntVar(&c.queueSamples, "queue-samples", 200, "single asynchronous invocations timed, through HTTP and through a NATS publish each")
 	fs.BoolVar(&c.queueFsync, "queue-fsync", true, "run funcd with --queue-fsync (false: without fsync)")
+	fs.StringVar(&c.goMemoryLimit, "go-memory-limit", "", "run funcd with --go-memory-limit (e.g. 0, 64Mi; default: funcd's)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -131,6 +134,9 @@ func run(ctx context.Context, args []string) (err error) {
 		if funcdArgs, natsAddr, err = queueArgs(cfg); err != nil {
 			return err
 		}
+	}
+	if cfg.goMemoryLimit != "" {
+		funcdArgs = append(funcdArgs, "--go-memory-limit", cfg.goMemoryLimit)
 	}
 	t, err := deploy(ctx, env, funcdArgs)
 	if t != nil {
@@ -274,7 +280,9 @@ func (t *target) undeploy(ctx context.Context) error {
 // measurements are the benchmark's figures.
 type measurements struct {
 	direct1, through1, direct32, through32 result
-	idleRSS, loadRSS                       int64 // bytes
+	idleRSS, loadRSS                       memory
+	warmCPU                                time.Duration // funcd's CPU time over the measured through runs
+	warmRequests                           int           // requests of those runs
 	replicas                               replicaResults
 	cold                                   coldResults
 	queue                                  queueResults
@@ -285,7 +293,7 @@ type measurements struct {
 func measure(ctx context.Context, cfg config, t *target) (measurements, error) {
 	var m measurements
 	var err error
-	if m.idleRSS, err = t.idleRSS(ctx, cfg.idle); err != nil {
+	if m.idleRSS, err = t.idleMemory(ctx, cfg.idle); err != nil {
 		return m, err
 	}
 	one := load{threads: 1, conns: 1}
@@ -302,28 +310,40 @@ func measure(ctx context.Context, cfg config, t *target) (measurements, error) {
 			if err != nil {
 				return m, err
 			}
-			th, err := warmRun(ctx, cfg, t.through, l.load)
+			th, cpu, err := t.throughRun(ctx, cfg, l.load)
 			if err != nil {
 				return m, err
 			}
+			m.warmCPU += cpu
+			m.warmRequests += th.requests
 			direct, through = append(direct, d), append(through, th)
 		}
 		*l.direct, *l.through = median(direct), median(through)
 	}
-	if m.loadRSS, err = vmRSS(t.funcd.PID()); err != nil {
+	if m.loadRSS, err = readMemory(t.funcd.PID()); err != nil {
 		return m, err
 	}
 	return m, nil
 }
 
-// idleRSS waits for idle, then reads funcd's RSS.
-func (t *target) idleRSS(ctx context.Context, idle time.Duration) (int64, error) {
-	select {
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	case <-time.After(idle):
+// throughRun is warmRun through funcd, and funcd's CPU time over the
+// measured run.
+func (t *target) throughRun(ctx context.Context, cfg config, l load) (result, time.Duration, error) {
+	l.duration = cfg.warmup
+	if _, err := runWrk(ctx, t.through, l); err != nil {
+		return result{}, 0, err
 	}
-	return vmRSS(t.funcd.PID())
+	cpu0, err := cpuTime(t.funcd.PID())
+	if err != nil {
+		return result{}, 0, err
+	}
+	l.duration = cfg.duration
+	r, err := runWrk(ctx, t.through, l)
+	if err != nil {
+		return r, 0, err
+	}
+	cpu1, err := cpuTime(t.funcd.PID())
+	return r, cpu1 - cpu0, err
 }
 
 // warmRun runs wrk for the warm-up, then for the measurement.
@@ -341,25 +361,4 @@ func median(rs []result) result {
 	s := slices.Clone(rs)
 	slices.SortFunc(s, func(a, b result) int { return cmp.Compare(a.rps, b.rps) })
 	return s[len(s)/2]
-}
-
-// vmRSS reads VmRSS from /proc/PID/status, in bytes.
-func vmRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("funcd RSS: %w", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(rest) // "12345 kB"
-			if len(f) == 2 && f[1] == "kB" {
-				kb, err := strconv.ParseInt(f[0], 10, 64)
-				if err == nil {
-					return kb << 10, nil
-				}
-			}
-			return 0, fmt.Errorf("funcd RSS: cannot read %q", line)
-		}
-	}
-	return 0, fmt.Errorf("funcd RSS: no VmRSS in /proc/%d/status", pid)
 }

@@ -64,10 +64,20 @@ func queueArgs(cfg config) (args []string, natsAddr string, err error) {
 type queueResults struct {
 	one, many   []throughput // worker concurrency 1 and queueWorkers, a burst per round
 	async, nats latency
-	// idleRSS is funcd's RSS before the queue functions are deployed
+	// idleRSS is funcd's memory before the queue functions are deployed
 	// (read here only when the warm section did not run), burstRSS right
 	// after the last burst drained, settledRSS rssSettle after that.
-	idleRSS, burstRSS, settledRSS int64
+	idleRSS, burstRSS, settledRSS memory
+	burstCPU                      time.Duration // funcd's CPU time over the timed bursts
+}
+
+// invocations is how many queued invocations the timed bursts made.
+func (q queueResults) invocations() int {
+	n := 0
+	for _, r := range append(slices.Clone(q.one), q.many...) {
+		n += r.n
+	}
+	return n
 }
 
 // rssSettle is how long after the last burst the settled RSS is read: the
@@ -117,11 +127,11 @@ type latency struct {
 // measureQueue deploys the queue functions, runs a burst against each
 // (after an untimed warm-up) in each of cfg.rounds rounds, then times
 // single asynchronous invocations through HTTP and through a NATS publish.
-func measureQueue(ctx context.Context, cfg config, t *target, idleRSS int64) (queueResults, error) {
-	res := queueResults{idleRSS: idleRSS}
-	if res.idleRSS == 0 {
+func measureQueue(ctx context.Context, cfg config, t *target, idle memory) (queueResults, error) {
+	res := queueResults{idleRSS: idle}
+	if res.idleRSS.rss == 0 {
 		var err error
-		if res.idleRSS, err = t.idleRSS(ctx, cfg.idle); err != nil {
+		if res.idleRSS, err = t.idleMemory(ctx, cfg.idle); err != nil {
 			return res, err
 		}
 	}
@@ -148,6 +158,10 @@ func measureQueue(ctx context.Context, cfg config, t *target, idleRSS int64) (qu
 			return res, fmt.Errorf("warm-up: %w", err)
 		}
 	}
+	cpu0, err := cpuTime(t.funcd.PID())
+	if err != nil {
+		return res, err
+	}
 	for range cfg.rounds {
 		for _, b := range bursts {
 			r, err := t.burstAsync(ctx, ac, b.name, b.n)
@@ -157,9 +171,13 @@ func measureQueue(ctx context.Context, cfg config, t *target, idleRSS int64) (qu
 			*b.out = append(*b.out, r)
 		}
 	}
-	var err error
 	drained := time.Now()
-	if res.burstRSS, err = vmRSS(t.funcd.PID()); err != nil {
+	cpu1, err := cpuTime(t.funcd.PID())
+	if err != nil {
+		return res, err
+	}
+	res.burstCPU = cpu1 - cpu0
+	if res.burstRSS, err = readMemory(t.funcd.PID()); err != nil {
 		return res, err
 	}
 	if res.async, err = t.asyncLatency(ctx, hc, ac, queue32Name, cfg.queueSamples); err != nil {
@@ -175,7 +193,7 @@ func measureQueue(ctx context.Context, cfg config, t *target, idleRSS int64) (qu
 		return res, ctx.Err()
 	case <-time.After(time.Until(drained.Add(rssSettle))):
 	}
-	if res.settledRSS, err = vmRSS(t.funcd.PID()); err != nil {
+	if res.settledRSS, err = readMemory(t.funcd.PID()); err != nil {
 		return res, err
 	}
 	return res, nil

@@ -36,30 +36,6 @@ func report(w io.Writer, cfg config, t *target, m measurements) {
 	reportGoals(w, goals(cfg, m))
 }
 
-// reportMemory prints funcd's RSS idle, right after the queue bursts and
-// rssSettle later, with their targets; the idle figure is the warm
-// section's when it ran, and the queue section's otherwise.
-func reportMemory(w io.Writer, cfg config, m measurements) {
-	idle := m.idleRSS
-	if idle == 0 {
-		idle = m.queue.idleRSS
-	}
-	if idle == 0 {
-		return
-	}
-	fmt.Fprintln(w, "funcd memory (VmRSS):")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "target\tmeasured\twanted\t")
-	fmt.Fprintf(tw, "idle, after the deploy and %v\t%s\t< %s\t%s\n", cfg.idle, megabytes(idle), megabytes(maxIdleRSS), verdict(idle < maxIdleRSS))
-	if cfg.runs("queue") {
-		q := m.queue
-		fmt.Fprintf(tw, "right after the queue bursts drained\t%s\t< %s\t%s\n", megabytes(q.burstRSS), megabytes(maxBurstRSS), verdict(q.burstRSS < maxBurstRSS))
-		fmt.Fprintf(tw, "%v after the bursts\t%s\t< %s\t%s\n", rssSettle, megabytes(q.settledRSS), megabytes(maxSettledRSS), verdict(q.settledRSS < maxSettledRSS))
-	}
-	tw.Flush()
-	fmt.Fprintln(w)
-}
-
 // reportWarm prints the warm figures, through funcd and direct, and by
 // replicas, with their targets.
 func reportWarm(w io.Writer, cfg config, t *target, m measurements) {
@@ -86,7 +62,7 @@ func reportWarm(w io.Writer, cfg config, t *target, m measurements) {
 		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%d\t%d\t\n", row.path, row.conns, row.r.rps, micros(row.r.p50), micros(row.r.p99), row.r.requests, row.r.errors)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nfuncd RSS: %s idle (after the deploy and %v idle), %s after the load\n\n", megabytes(m.idleRSS), cfg.idle, megabytes(m.loadRSS))
+	fmt.Fprintf(w, "\nfuncd RSS: %s idle (after the deploy and %v idle), %s after the load\n\n", megabytes(m.idleRSS.rss), cfg.idle, megabytes(m.loadRSS.rss))
 	if cfg.runs("replicas") {
 		reportReplicas(w, m.replicas)
 	}
