@@ -13,9 +13,12 @@
 //   - 1 connection (1 thread) and 32 connections (2 threads), both directly
 //     to the replica (http://IP:8080/, IP from the container's io.funcd.ip
 //     label) and through funcd (http://127.0.0.1:PORT/function/bench);
-//   - funcd's VmRSS after the deploy and -idle (25s: funcd trims its
+//   - funcd's memory (memory.go: VmRSS, and of it RssAnon, its own pages,
+//     and RssFile, nearly all its binary's clean page-cache pages; Pss from
+//     smaps_rollup) after the deploy and -idle (25s: funcd trims its
 //     memory once quiet for 10-20s, cmd/funcd/memory.go), and after the
-//     load;
+//     load; and funcd's CPU time per request over the measured runs
+//     through it;
 //   - 32 connections through funcd with the function at 1 and at 2
 //     replicas (scaled through the API, alternating);
 //   - cold starts (cold.go): a function "coldstart" scaled to zero through
@@ -39,11 +42,13 @@
 //     POST /async-function/queue32/latency, and a NATS publish on
 //     bench.latency to "queuetopic" (annotation topic: bench.latency; env
 //     ROOT_PATH=/latency, as triggers invoke /), reported as n/a with the
-//     reason when no message reaches it; and funcd's VmRSS right after
+//     reason when no message reaches it; and funcd's memory right after
 //     the last burst drained and a minute after it (the idle figure is
-//     read here when the warm section did not run).
+//     read here when the warm section did not run), and its CPU time per
+//     queued invocation over the timed bursts.
 //
 // -only runs some of the sections: warm, replicas, cold, queue.
+// -go-memory-limit runs funcd with that --go-memory-limit, to compare.
 //
 // The targets: through funcd at least 40% of the direct throughput at 32
 // connections, at most 200µs of added p50 latency at 1 connection; funcd's
