@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -46,6 +47,11 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 	}
 	log := newLogger(env, cfg.LogLevel)
 	captureLogrus(log)
+	setMemoryLimit(cfg.GoMemoryLimit, log)
+	tctx, stopTrim := context.WithCancel(ctx)
+	trimDone := make(chan struct{})
+	go func() { defer close(trimDone); trimMemory(tctx, log) }()
+	defer func() { stopTrim(); <-trimDone }()
 	// SIGHUP reloads the compose file (startServices); caught from here
 	// on, so one sent while funcd starts does not end it.
 	hup := make(chan os.Signal, 1)
@@ -248,6 +254,9 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 	if err := notify(daemon.SdNotifyReady + "\nSTATUS=serving on " + ln.Addr().String()); err != nil {
 		log.Warn("notify systemd", "err", err)
 	}
+	// Start-up (init, adoption) is over: hand back its garbage
+	// (memory.go).
+	debug.FreeOSMemory()
 
 	select {
 	case err := <-errc:

@@ -39,6 +39,7 @@ type Daemon struct {
 	LogMaxSize         int64 // bytes of a replica's log file before it is rotated
 	PullPolicy         api.PullPolicy
 	MaxImageSize       int64 // bytes of an image archive POSTed to /system/images
+	GoMemoryLimit      int64 // bytes: funcd's own soft memory limit; 0 keeps the Go runtime's
 	// Compose is the docker-compose.yaml of the side services: --compose,
 	// else STATE/docker-compose.yaml when it exists; "" for none.
 	Compose string
@@ -78,7 +79,7 @@ func ParseDaemon(args []string, getenv func(string) string, usage io.Writer) (Da
 func parseDaemon(args []string, getenv func(string) string, usage io.Writer, inspect func(*flag.FlagSet)) (Daemon, error) {
 	var d Daemon
 	var subnet, budget string
-	var logMaxSize, queueMaxBody, queueMaxBytes, retryCodes, pullPolicy, maxImageSize string
+	var logMaxSize, queueMaxBody, queueMaxBytes, retryCodes, pullPolicy, maxImageSize, goMemoryLimit string
 	var insecure, nameservers, callbackAllow listFlag
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	fs.SetOutput(usage)
@@ -101,6 +102,7 @@ func parseDaemon(args []string, getenv func(string) string, usage io.Writer, ins
 	fs.StringVar(&logMaxSize, "log-max-size", "1Mi", "size (e.g. 512Ki, 1Mi) at which a replica's log file STATE/logs/NS/FUNCTION/ID.log\nis rotated to ID.log.1; one rotated file is kept, so each replica's logs take at most twice this")
 	fs.StringVar(&pullPolicy, "pull-policy", "", "when a deploy asks the registry for the image: always, missing (only when there is\nno local copy) or never (imported images only); default: a pinned tag or digest\npresent locally is used, :latest is pulled, falling back to the local copy\n(annotation com.funcd.pull-policy overrides it per function)")
 	fs.StringVar(&maxImageSize, "max-image-size", "4Gi", "largest image archive POST /system/images (funcd image import) takes, uncompressed (413 above it)")
+	fs.StringVar(&goMemoryLimit, "go-memory-limit", "32Mi", "soft limit of funcd's own Go memory (heap, stacks, runtime): near it funcd\ncollects garbage sooner and hands free pages back to the kernel; a heap that\nneeds more still gets it; 0 keeps Go's default (GOMEMLIMIT, else none)")
 	fs.IntVar(&d.QueueWorkers, "queue-workers", 32, "queued invocations running at once, all functions together\n(a function's label com.openfaas.queue.max-inflight caps its own share)")
 	fs.StringVar(&queueMaxBody, "queue-max-body", "1Mi", "largest body of an asynchronous invocation (413 above it)")
 	fs.StringVar(&queueMaxBytes, "queue-max-bytes", "1Gi", "what the invocations waiting in the queue may take on disk (503 above it; 0 for no cap)")
@@ -172,6 +174,9 @@ func parseDaemon(args []string, getenv func(string) string, usage io.Writer, ins
 	}
 	if d.MaxImageSize, err = api.ParseMemory(maxImageSize); err != nil || d.MaxImageSize <= 0 {
 		return d, fmt.Errorf("--max-image-size: %q is not a positive size such as 4Gi", maxImageSize)
+	}
+	if d.GoMemoryLimit, err = api.ParseMemory(goMemoryLimit); err != nil || d.GoMemoryLimit < 0 {
+		return d, fmt.Errorf("--go-memory-limit: %q is not a size such as 32Mi, or 0", goMemoryLimit)
 	}
 	if d.QueueMaxBody, err = api.ParseMemory(queueMaxBody); err != nil || d.QueueMaxBody <= 0 || d.QueueMaxBody > 32<<20 {
 		return d, fmt.Errorf("--queue-max-body: %q is not a size from 1 to 32Mi", queueMaxBody)

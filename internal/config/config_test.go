@@ -49,6 +49,9 @@ func TestParseDaemon(t *testing.T) {
 		{"pull policy flag", []string{"--pull-policy", "never"}, nil, func(d Daemon) bool { return d.PullPolicy == api.PullNever }},
 		{"pull policy env", nil, map[string]string{"FUNCD_PULL_POLICY": "missing"}, func(d Daemon) bool { return d.PullPolicy == api.PullMissing }},
 		{"max image size", []string{"--max-image-size", "512Mi"}, nil, func(d Daemon) bool { return d.MaxImageSize == 512<<20 }},
+		{"go memory limit default", nil, nil, func(d Daemon) bool { return d.GoMemoryLimit == 32<<20 }},
+		{"go memory limit env", nil, map[string]string{"FUNCD_GO_MEMORY_LIMIT": "64Mi"}, func(d Daemon) bool { return d.GoMemoryLimit == 64<<20 }},
+		{"go memory limit off", []string{"--go-memory-limit", "0"}, nil, func(d Daemon) bool { return d.GoMemoryLimit == 0 }},
 		{"sizes past 4Gi", []string{"--memory-budget", "6Gi", "--log-max-size", "3Gi", "--queue-max-bytes", "5Gi"}, nil, func(d Daemon) bool {
 			return d.MemoryBudget == 6<<30 && d.LogMaxSize == 3<<30 && d.QueueMaxBytes == 5<<30
 		}},
@@ -76,6 +79,8 @@ func TestParseDaemonErrors(t *testing.T) {
 		{"--pull-policy", "IfNotPresent"},
 		{"--max-image-size", "0"},
 		{"--max-image-size", "lots"},
+		{"--go-memory-limit", "-1Mi"},
+		{"--go-memory-limit", "much"},
 		{"stray"},
 	} {
 		if _, err := ParseDaemon(append([]string{"--cni-bin-dir", "/x"}, args...), func(string) string { return "" }, io.Discard); err == nil {

@@ -53,8 +53,9 @@ type config struct {
 	queueSamples    int  // timed single invocations, through HTTP and NATS
 	queueFsync      bool // funcd's --queue-fsync
 
-	overheadN int // replicas the overhead section measures
-	freeze    int // rounds of the freeze section
+	overheadN     int    // replicas the overhead section measures
+	freeze        int    // rounds of the freeze section
+	goMemoryLimit string // funcd's --go-memory-limit; funcd's default when empty
 }
 
 // sections are the parts of the benchmark -only picks from, in the order
@@ -71,7 +72,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "warm-up before each measurement (whole seconds)")
 	fs.DurationVar(&c.duration, "duration", 4*time.Second, "each measurement (whole seconds)")
 	fs.IntVar(&c.rounds, "rounds", 3, "alternating direct/through runs per load, and queue bursts per concurrency; the run with the median req/s (completed/s) is reported")
-	fs.DurationVar(&c.idle, "idle", 3*time.Second, "idle time after the deploy before reading funcd's RSS")
+	fs.DurationVar(&c.idle, "idle", 25*time.Second, "idle time after the deploy before reading funcd's RSS (funcd trims its memory once quiet for 10-20s)")
 	fs.IntVar(&c.cold, "cold", 30, "cold starts through funcd, and as many of the containerd floor")
 	fs.IntVar(&c.bursts, "bursts", 3, "rounds of "+strconv.Itoa(burstSize)+" simultaneous cold starts")
 	only := fs.String("only", "", "comma-separated sections to run, of "+strings.Join(sections, ", ")+" (default all)")
@@ -88,6 +89,7 @@ func parseFlags(args []string) (config, error) {
 		c.funcdEnv = append(c.funcdEnv, kv)
 		return nil
 	})
+	fs.StringVar(&c.goMemoryLimit, "go-memory-limit", "", "run funcd with --go-memory-limit (e.g. 0, 64Mi; default: funcd's)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -151,6 +153,9 @@ func run(ctx context.Context, args []string) (err error) {
 			return err
 		}
 	}
+	if cfg.goMemoryLimit != "" {
+		funcdArgs = append(funcdArgs, "--go-memory-limit", cfg.goMemoryLimit)
+	}
 	t, err := deploy(ctx, env, funcdArgs, cfg.funcdEnv)
 	if t != nil {
 		t.nats = natsAddr
@@ -182,7 +187,7 @@ func run(ctx context.Context, args []string) (err error) {
 		}
 	}
 	if cfg.runs("queue") {
-		if m.queue, err = measureQueue(ctx, cfg, t); err != nil {
+		if m.queue, err = measureQueue(ctx, cfg, t, m.idleRSS); err != nil {
 			return err
 		}
 	}
@@ -214,7 +219,7 @@ func estimate(cfg config) time.Duration {
 		d += time.Duration(cfg.cold)*400*time.Millisecond + time.Duration(cfg.bursts)*2*time.Second
 	}
 	if cfg.runs("queue") {
-		d += 10*time.Second + time.Duration(cfg.rounds)*(3*time.Second+cfg.warmup+cfg.duration) + time.Duration(2*cfg.queueSamples)*7*time.Millisecond
+		d += 10*time.Second + time.Duration(cfg.rounds)*(3*time.Second+cfg.warmup+cfg.duration) + time.Duration(2*cfg.queueSamples)*7*time.Millisecond + rssSettle
 	}
 	if cfg.runs("freeze") {
 		d += time.Duration(cfg.freeze) * 2200 * time.Millisecond
@@ -311,7 +316,9 @@ type measurements struct {
 	direct1, through1, direct32, through32 result
 	floor1, floor32                        result  // the splice relay (splice.go) in front of the replica
 	rounds32                               []round // req/s of each alternating round at 32 connections
-	idleRSS, loadRSS                       int64   // bytes
+	idleRSS, loadRSS                       memory
+	warmCPU                                time.Duration // funcd's CPU time over the measured through runs
+	warmRequests                           int           // requests of those runs
 	replicas                               replicaResults
 	overhead                               overheadResults
 	cold                                   coldResults
@@ -323,12 +330,7 @@ type measurements struct {
 // direct, through the floor relay and through funcd, and reads the RSS
 // again.
 func measure(ctx context.Context, cfg config, t *target) (m measurements, err error) {
-	select {
-	case <-ctx.Done():
-		return m, ctx.Err()
-	case <-time.After(cfg.idle):
-	}
-	if m.idleRSS, err = vmRSS(t.funcd.PID()); err != nil {
+	if m.idleRSS, err = t.idleMemory(ctx, cfg.idle); err != nil {
 		return m, err
 	}
 	floor, err := startSpliceRelay(strings.TrimPrefix(strings.TrimSuffix(t.direct, benchPath), "http://"))
@@ -356,10 +358,12 @@ func measure(ctx context.Context, cfg config, t *target) (m measurements, err er
 			if err != nil {
 				return m, err
 			}
-			th, err := warmRun(ctx, cfg, t.through, l.load)
+			th, cpu, err := t.throughRun(ctx, cfg, l.load)
 			if err != nil {
 				return m, err
 			}
+			m.warmCPU += cpu
+			m.warmRequests += th.requests
 			direct, floors, through = append(direct, d), append(floors, f), append(through, th)
 			if l.load == many {
 				m.rounds32 = append(m.rounds32, round{d.rps, f.rps, th.rps})
@@ -367,10 +371,30 @@ func measure(ctx context.Context, cfg config, t *target) (m measurements, err er
 		}
 		*l.direct, *l.floor, *l.through = median(direct), median(floors), median(through)
 	}
-	if m.loadRSS, err = vmRSS(t.funcd.PID()); err != nil {
+	if m.loadRSS, err = readMemory(t.funcd.PID()); err != nil {
 		return m, err
 	}
 	return m, nil
+}
+
+// throughRun is warmRun through funcd, and funcd's CPU time over the
+// measured run.
+func (t *target) throughRun(ctx context.Context, cfg config, l load) (result, time.Duration, error) {
+	l.duration = cfg.warmup
+	if _, err := runWrk(ctx, t.through, l); err != nil {
+		return result{}, 0, err
+	}
+	cpu0, err := cpuTime(t.funcd.PID())
+	if err != nil {
+		return result{}, 0, err
+	}
+	l.duration = cfg.duration
+	r, err := runWrk(ctx, t.through, l)
+	if err != nil {
+		return r, 0, err
+	}
+	cpu1, err := cpuTime(t.funcd.PID())
+	return r, cpu1 - cpu0, err
 }
 
 // warmRun runs wrk for the warm-up, then for the measurement.
@@ -388,25 +412,4 @@ func median(rs []result) result {
 	s := slices.Clone(rs)
 	slices.SortFunc(s, func(a, b result) int { return cmp.Compare(a.rps, b.rps) })
 	return s[len(s)/2]
-}
-
-// vmRSS reads VmRSS from /proc/PID/status, in bytes.
-func vmRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("funcd RSS: %w", err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(rest) // "12345 kB"
-			if len(f) == 2 && f[1] == "kB" {
-				kb, err := strconv.ParseInt(f[0], 10, 64)
-				if err == nil {
-					return kb << 10, nil
-				}
-			}
-			return 0, fmt.Errorf("funcd RSS: cannot read %q", line)
-		}
-	}
-	return 0, fmt.Errorf("funcd RSS: no VmRSS in /proc/%d/status", pid)
 }

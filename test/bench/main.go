@@ -15,8 +15,12 @@
 //     label), through the floor (splice.go: a relay on 127.0.0.1 that
 //     splices bytes to the replica and does no HTTP work) and through
 //     funcd (http://127.0.0.1:PORT/function/bench), alternating;
-//   - funcd's VmRSS after the deploy and a few idle seconds, and after
-//     the load;
+//   - funcd's memory (memory.go: VmRSS, and of it RssAnon, its own pages,
+//     and RssFile, nearly all its binary's clean page-cache pages; Pss from
+//     smaps_rollup) after the deploy and -idle (25s: funcd trims its
+//     memory once quiet for 10-20s, cmd/funcd/memory.go), and after the
+//     load; and funcd's CPU time per request over the measured runs
+//     through it;
 //   - 32 connections through funcd with the function at 1 and at 2
 //     replicas (scaled through the API, alternating);
 //   - cold starts (cold.go): a function "coldstart" scaled to zero through
@@ -42,7 +46,10 @@
 //     POST /async-function/queue32/latency, and a NATS publish on
 //     bench.latency to "queuetopic" (annotation topic: bench.latency; env
 //     ROOT_PATH=/latency, as triggers invoke /), reported as n/a with the
-//     reason when no message reaches it;
+//     reason when no message reaches it; and funcd's memory right after
+//     the last burst drained and a minute after it (the idle figure is
+//     read here when the warm section did not run), and its CPU time per
+//     queued invocation over the timed bursts;
 //   - freezing (freeze.go): "frozen", annotated com.funcd.idle=pause with a
 //     1s zero-duration, frozen by funcd, then timed from sending GET
 //     /function/frozen/ok to its 200; alternating, -freeze times, with the
@@ -50,14 +57,18 @@
 //     thaw by its freezer file, and containerd's task.Resume, each to the
 //     first 200.
 //
-// -only runs some of the sections: warm, replicas, cold, queue, freeze.
+// -only runs some of the sections: warm, replicas, overhead, cold, queue,
+// freeze. -go-memory-limit runs funcd with that --go-memory-limit, to
+// compare.
 //
 // The targets: through funcd at least 55% of the direct throughput at 32
 // connections (or, where the floor shows no user-space hop reaches that,
-// at least 95% of the floor's), at most 200µs of added p50 latency at 1 connection, idle RSS
-// under 40 MB; a cold-start p50 within 1.3x the floor's and under 150ms,
-// a p99 under 300ms; a wake from frozen (com.funcd.idle=pause) p50 within
-// 20ms. A missed target is reported as MISS; the exit status is 0
+// at least 95% of the floor's), at most 200µs of added p50 latency at 1
+// connection; funcd's RSS under 30 MB idle, under 64 MB right after the
+// queue bursts and under 40 MB a minute later; a cold-start p50 within
+// 1.3x the floor's and under 150ms, a p99 under 300ms; a wake from frozen
+// (com.funcd.idle=pause) p50 within 20ms. A missed target is reported as
+// MISS; the exit status is 0
 // whenever the measurements ran, and non-zero only when setting up or
 // cleaning up failed, or when funcd's count of queued invocations did not
 // match the number accepted. Everything is removed at the end, also after a

@@ -65,7 +65,25 @@ type queueResults struct {
 	one, many   []throughput // worker concurrency 1 and queueWorkers, a burst per round
 	sync        []result     // queue32 invoked synchronously at asyncClients connections, a run per round
 	async, nats latency
+	// idleRSS is funcd's memory before the queue functions are deployed
+	// (read here only when the warm section did not run), burstRSS right
+	// after the last burst drained, settledRSS rssSettle after that.
+	idleRSS, burstRSS, settledRSS memory
+	burstCPU                      time.Duration // funcd's CPU time over the timed bursts
 }
+
+// invocations is how many queued invocations the timed bursts made.
+func (q queueResults) invocations() int {
+	n := 0
+	for _, r := range append(slices.Clone(q.one), q.many...) {
+		n += r.n
+	}
+	return n
+}
+
+// rssSettle is how long after the last burst the settled RSS is read: the
+// target is to be back under maxSettledRSS within a minute after load.
+const rssSettle = time.Minute
 
 // throughput is one burst of n asynchronous POSTs to one function.
 type throughput struct {
@@ -110,8 +128,14 @@ type latency struct {
 // measureQueue deploys the queue functions, runs a burst against each
 // (after an untimed warm-up) in each of cfg.rounds rounds, then times
 // single asynchronous invocations through HTTP and through a NATS publish.
-func measureQueue(ctx context.Context, cfg config, t *target) (queueResults, error) {
-	var res queueResults
+func measureQueue(ctx context.Context, cfg config, t *target, idle memory) (queueResults, error) {
+	res := queueResults{idleRSS: idle}
+	if res.idleRSS.rss == 0 {
+		var err error
+		if res.idleRSS, err = t.idleMemory(ctx, cfg.idle); err != nil {
+			return res, err
+		}
+	}
 	if err := t.deployWith(ctx, api.FunctionDeployment{Service: queue1Name, Image: t.image,
 		Labels: map[string]string{api.LabelQueueMaxInflight: "1"}}); err != nil {
 		return res, err
@@ -141,10 +165,19 @@ func measureQueue(ctx context.Context, cfg config, t *target) (queueResults, err
 	syncLoad := load{threads: 2, conns: asyncClients}
 	for range cfg.rounds {
 		for _, b := range bursts {
+			cpu0, err := cpuTime(t.funcd.PID())
+			if err != nil {
+				return res, err
+			}
 			r, err := t.burstAsync(ctx, ac, b.name, b.n)
 			if err != nil {
 				return res, err
 			}
+			cpu1, err := cpuTime(t.funcd.PID())
+			if err != nil {
+				return res, err
+			}
+			res.burstCPU += cpu1 - cpu0
 			*b.out = append(*b.out, r)
 		}
 		r, err := warmRun(ctx, cfg, syncURL, syncLoad)
@@ -153,11 +186,25 @@ func measureQueue(ctx context.Context, cfg config, t *target) (queueResults, err
 		}
 		res.sync = append(res.sync, r)
 	}
+	drained := time.Now()
 	var err error
+	if res.burstRSS, err = readMemory(t.funcd.PID()); err != nil {
+		return res, err
+	}
 	if res.async, err = t.asyncLatency(ctx, hc, ac, queue32Name, cfg.queueSamples); err != nil {
 		return res, err
 	}
 	if res.nats, err = t.natsLatency(ctx, hc, cfg.queueSamples); err != nil {
+		return res, err
+	}
+	// The single invocations above are light; what follows is idle.
+	hc.CloseIdleConnections()
+	select {
+	case <-ctx.Done():
+		return res, ctx.Err()
+	case <-time.After(time.Until(drained.Add(rssSettle))):
+	}
+	if res.settledRSS, err = readMemory(t.funcd.PID()); err != nil {
 		return res, err
 	}
 	return res, nil

@@ -15,7 +15,9 @@ const (
 	minThroughputRatio = 0.55                   // through/direct req/s at 32 connections (issue 12)...
 	minFloorRatio      = 0.95                   // ...or through/floor req/s, when the floor itself is below it
 	maxAddedP50        = 200 * time.Microsecond // through p50 - direct p50 at 1 connection
-	maxIdleRSS         = 40_000_000             // bytes (40 MB)
+	maxIdleRSS         = 30_000_000             // bytes (30 MB)
+	maxBurstRSS        = 64_000_000             // bytes, right after a queue burst drained
+	maxSettledRSS      = 40_000_000             // bytes, rssSettle after the burst
 )
 
 // report prints the figures of the sections that ran, each followed by
@@ -40,6 +42,7 @@ func report(w io.Writer, cfg config, t *target, m measurements) {
 		reportFreeze(w, m.freeze)
 		fmt.Fprintln(w)
 	}
+	reportMemory(w, cfg, m)
 	reportGoals(w, goals(cfg, m))
 }
 
@@ -71,7 +74,7 @@ func reportWarm(w io.Writer, cfg config, t *target, m measurements) {
 		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%d\t%d\t\n", row.path, row.conns, row.r.rps, micros(row.r.p50), micros(row.r.p99), row.r.requests, row.r.errors)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\nfuncd RSS: %s idle (after the deploy and %v idle), %s after the load\n\n", megabytes(m.idleRSS), cfg.idle, megabytes(m.loadRSS))
+	fmt.Fprintf(w, "\nfuncd RSS: %s idle (after the deploy and %v idle), %s after the load\n\n", megabytes(m.idleRSS.rss), cfg.idle, megabytes(m.loadRSS.rss))
 	if cfg.runs("replicas") {
 		reportReplicas(w, m.replicas)
 	}
@@ -84,7 +87,6 @@ func reportWarm(w io.Writer, cfg config, t *target, m measurements) {
 	fmt.Fprintf(tw, "throughput through/direct, 32 conns\t%.1f%% (floor/direct %.1f%%)\t>= %.0f%%\t%s\n", 100*wr.direct, 100*wr.floorDirect, 100*minThroughputRatio, verdict(wr.direct >= minThroughputRatio))
 	fmt.Fprintf(tw, "throughput through/floor, 32 conns\t%.1f%%\t>= %.0f%%\t%s\n", 100*wr.floor, 100*minFloorRatio, verdict(wr.floor >= minFloorRatio))
 	fmt.Fprintf(tw, "p50 added latency, 1 conn\t%+d µs\t<= %d µs\t%s\n", added.Microseconds(), maxAddedP50.Microseconds(), verdict(added <= maxAddedP50))
-	fmt.Fprintf(tw, "funcd idle RSS\t%s\t< %s\t%s\n", megabytes(m.idleRSS), megabytes(maxIdleRSS), verdict(m.idleRSS < maxIdleRSS))
 	tw.Flush()
 	if n := m.direct1.errors + m.floor1.errors + m.through1.errors + m.direct32.errors + m.floor32.errors + m.through32.errors + m.replicas.one.errors + m.replicas.two.errors; n > 0 {
 		fmt.Fprintf(w, "\nwarning: %d failed requests (non-2xx or socket errors): the figures are suspect\n", n)

@@ -36,7 +36,9 @@ func goals(cfg config, m measurements) []goal {
 	added := m.through1.p50 - m.direct1.p50
 	add(goal{"warm", "p50 added latency, 1 conn", fmt.Sprintf("%+d µs", added.Microseconds()),
 		fmt.Sprintf("<= %d µs", maxAddedP50.Microseconds()), added <= maxAddedP50})
-	add(goal{"warm", "funcd idle RSS", megabytes(m.idleRSS), "< " + megabytes(maxIdleRSS), m.idleRSS < maxIdleRSS})
+	for _, g := range memoryGoals(cfg, m) {
+		add(g)
+	}
 	o := m.overhead
 	add(goal{"overhead", "memory per replica outside the function (PSS)", mebibytes(o.perReplica()),
 		"<= " + mebibytes(maxReplicaOverhead), o.n > 0 && o.perReplica() <= maxReplicaOverhead})
