@@ -51,11 +51,13 @@ type config struct {
 	queueN, queueN1 int  // asynchronous invocations per burst at concurrency 32 and 1
 	queueSamples    int  // timed single invocations, through HTTP and NATS
 	queueFsync      bool // funcd's --queue-fsync
+
+	densityN int // functions the density section deploys
 }
 
 // sections are the parts of the benchmark -only picks from, in the order
 // they run.
-var sections = []string{"warm", "replicas", "cold", "queue"}
+var sections = []string{"warm", "replicas", "cold", "queue", "density"}
 
 // runs reports whether the section is to run.
 func (c config) runs(section string) bool { return len(c.only) == 0 || c.only[section] }
@@ -75,11 +77,15 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.queueN1, "queue-n1", 500, "asynchronous invocations in the burst at worker concurrency 1")
 	fs.IntVar(&c.queueSamples, "queue-samples", 200, "single asynchronous invocations timed, through HTTP and through a NATS publish each")
 	fs.BoolVar(&c.queueFsync, "queue-fsync", true, "run funcd with --queue-fsync (false: without fsync)")
+	fs.IntVar(&c.densityN, "density-n", 300, "functions the density section deploys (1000 for the full run)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	if c.warmup < time.Second || c.duration < time.Second || c.rounds < 1 || c.cold < 1 || c.bursts < 1 {
 		return c, errors.New("-warmup and -duration must be at least 1s, -rounds, -cold and -bursts at least 1")
+	}
+	if c.densityN < 1 || c.densityN > 1500 {
+		return c, errors.New("-density-n must be from 1 to 1500")
 	}
 	if c.queueN < 1 || c.queueN1 < 1 || c.queueSamples < 1 {
 		return c, errors.New("-queue-n, -queue-n1 and -queue-samples must be at least 1")
@@ -132,7 +138,11 @@ func run(ctx context.Context, args []string) (err error) {
 			return err
 		}
 	}
-	t, err := deploy(ctx, env, funcdArgs)
+	sub := subnet
+	if cfg.runs("density") {
+		sub = densitySubnet // parked replicas keep their addresses
+	}
+	t, err := deploy(ctx, env, sub, funcdArgs)
 	if t != nil {
 		t.nats = natsAddr
 		defer func() { err = errors.Join(err, t.undeploy(ctx)) }()
@@ -162,6 +172,11 @@ func run(ctx context.Context, args []string) (err error) {
 			return err
 		}
 	}
+	if cfg.runs("density") {
+		if m.density, err = measureDensity(ctx, cfg, env, t); err != nil {
+			return err
+		}
+	}
 	report(os.Stdout, cfg, t, m)
 	if cfg.runs("queue") {
 		return m.queue.lost()
@@ -184,6 +199,9 @@ func estimate(cfg config) time.Duration {
 	if cfg.runs("queue") {
 		d += 10*time.Second + time.Duration(cfg.rounds)*3*time.Second + time.Duration(2*cfg.queueSamples)*7*time.Millisecond
 	}
+	if cfg.runs("density") {
+		d += time.Duration(cfg.densityN)*400*time.Millisecond + time.Duration(4*cfg.rounds)*(cfg.warmup+cfg.duration) + densityCPU
+	}
 	return d
 }
 
@@ -201,7 +219,7 @@ type target struct {
 // deploy starts funcd on the benchmark's network, with args added to its
 // flags, and deploys the function with one replica. A non-nil target is
 // returned whenever funcd started.
-func deploy(ctx context.Context, env *testenv.Env, args []string) (*target, error) {
+func deploy(ctx context.Context, env *testenv.Env, subnet netip.Prefix, args []string) (*target, error) {
 	if _, err := os.Stat(filepath.Join("/sys/class/net", bridge)); err == nil {
 		return nil, fmt.Errorf("bridge %s exists: is another benchmark running?", bridge)
 	}
@@ -278,6 +296,7 @@ type measurements struct {
 	replicas                               replicaResults
 	cold                                   coldResults
 	queue                                  queueResults
+	density                                densityResults
 }
 
 // measure reads funcd's idle RSS, runs the four loads (each after a

@@ -30,6 +30,9 @@ func report(w io.Writer, cfg config, t *target, m measurements) {
 	if cfg.runs("queue") {
 		reportQueue(w, cfg, m.queue, m.through32.rps)
 	}
+	if cfg.runs("density") {
+		reportDensity(w, m.density)
+	}
 	reportGoals(w, goals(cfg, m))
 }
 
