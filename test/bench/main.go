@@ -40,7 +40,15 @@
 //     ROOT_PATH=/latency, as triggers invoke /), reported as n/a with the
 //     reason when no message reaches it.
 //
-// -only runs some of the sections: warm, replicas, cold, queue.
+//   - density (density.go): -density-n functions (default 300) deployed
+//     at scale to zero and parked, 200 of them woken, on a /21
+//     (10.198.232.0/21, as parked replicas keep their addresses): deploy
+//     rate of the first and last 50, funcd's RSS, GET /system/functions,
+//     PSS and CPU of the woken replicas' shims and log capture, the warm
+//     path with and without them, funcd's restart with all recorded, and
+//     removing them all, checking nothing is left.
+//
+// -only runs some of the sections: warm, replicas, cold, queue, density.
 //
 // The targets: through funcd at least 40% of the direct throughput at 32
 // connections, at most 200µs of added p50 latency at 1 connection, idle RSS
