@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -8,12 +9,15 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
+	gocni "github.com/containerd/go-cni"
 	"golang.org/x/sys/unix"
 
+	"github.com/funcd/funcd/cni"
 	"github.com/funcd/funcd/internal/api"
 	"github.com/funcd/funcd/test/testenv"
 )
@@ -123,4 +127,86 @@ func listenIn(t *testing.T, path, addr string) net.Listener {
 		t.Fatal(r.err)
 	}
 	return r.ln
+}
+
+// TestMasqueradeOldAttachment: a replica an older funcd attached, with the
+// bridge plugin masquerading it through a chain of its own, loses that
+// chain and its rule when today's network detaches it (with the
+// configuration libcni cached at the ADD), and RemoveHost then leaves no
+// rule naming the network.
+func TestMasqueradeOldAttachment(t *testing.T) {
+	requireE2E(t)
+	ctx := t.Context()
+	br, subnet, err := allocNetwork(int(funcdCount.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cni.RemoveHost(context.Background(), br, subnet) })
+	cfg := cni.Config{Bridge: br, Subnet: subnet, BinDirs: []string{testenv.CNIBinDir()}, Dir: t.TempDir()}
+	nw, err := cni.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The conflist of an older funcd: the same with ipMasq on.
+	conf, err := os.ReadFile(filepath.Join(cfg.Dir, cni.NetworkName+".conflist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Replace(string(conf), `"ipMasq": false`, `"ipMasq": true`, 1)
+	if old == string(conf) {
+		t.Fatalf("conflist has no \"ipMasq\": false:\n%s", conf)
+	}
+	oldNet, err := gocni.New(gocni.WithPluginDir(cfg.BinDirs), gocni.WithInterfacePrefix("eth"), gocni.WithMinNetworkCount(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := oldNet.Load(gocni.WithConfListBytes([]byte(old)), gocni.WithLoNetwork); err != nil {
+		t.Fatal(err)
+	}
+	id, netns := fmt.Sprintf("fdtold%d", os.Getpid()), filepath.Join(t.TempDir(), "netns")
+	if err := cni.NewNetNS(netns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cni.RemoveNetNS(netns) })
+	if _, err := oldNet.Setup(ctx, id, netns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = oldNet.Remove(context.Background(), id, netns) })
+	perReplica := func() []string {
+		t.Helper()
+		_, rules, err := iptablesSave(ctx, "nat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rules {
+			if target := (testenv.Rule{Chain: r.chain, Args: r.args}).Target(); r.matches([]network{{br, subnet}}) && strings.HasPrefix(target, "CNI-") {
+				out = append(out, r.chain+" "+strings.Join(r.args, " "))
+			}
+		}
+		return out
+	}
+	if got := perReplica(); len(got) != 1 {
+		t.Fatalf("nat rules jumping to a per-replica chain after the old ADD: %q, want 1", got)
+	}
+	if err := nw.Detach(ctx, id, netns); err != nil {
+		t.Fatal(err)
+	}
+	if got := perReplica(); len(got) != 0 {
+		t.Errorf("nat rules jumping to a per-replica chain after Detach: %q, want none", got)
+	}
+	if err := cni.RemoveHost(ctx, br, subnet); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"nat", "filter"} {
+		_, rules, err := iptablesSave(ctx, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rules {
+			if r.matches([]network{{br, subnet}}) {
+				t.Errorf("after RemoveHost: %s -A %s %s", table, r.chain, strings.Join(r.args, " "))
+			}
+		}
+	}
 }

@@ -38,8 +38,7 @@
 //     POST /async-function/queue32/latency, and a NATS publish on
 //     bench.latency to "queuetopic" (annotation topic: bench.latency; env
 //     ROOT_PATH=/latency, as triggers invoke /), reported as n/a with the
-//     reason when no message reaches it.
-//
+//     reason when no message reaches it;
 //   - density (density.go): -density-n functions (default 300) deployed
 //     at scale to zero and parked, 200 of them woken, on a /21
 //     (10.198.232.0/21, as parked replicas keep their addresses): deploy
