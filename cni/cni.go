@@ -14,6 +14,7 @@
 package cni
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -51,13 +52,16 @@ var ErrSubnetFull = errors.New("no free address for a new replica")
 // Network attaches and detaches network namespaces.
 type Network struct {
 	cni     gocni.CNI
+	conf    []byte   // the conflist cni was loaded from
+	binDirs []string // for loading the one an attachment was made with
 	bridge  string
 	gateway netip.Addr
 	subnet  netip.Prefix
 }
 
-// New writes the network configuration (if it changed) and loads it.
-func New(cfg Config) (*Network, error) {
+// New writes the network configuration (if it changed), loads it and adds
+// the subnet's masquerade rule (masquerade.go) unless it is there.
+func New(ctx context.Context, cfg Config) (*Network, error) {
 	if !cfg.Subnet.IsValid() || !cfg.Subnet.Addr().Is4() || cfg.Subnet.Bits() > 29 {
 		return nil, fmt.Errorf("subnet %s: must be an IPv4 prefix of /29 or larger", cfg.Subnet)
 	}
@@ -72,7 +76,10 @@ func New(cfg Config) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Network{cni: c, bridge: cfg.Bridge, gateway: Gateway(cfg.Subnet), subnet: cfg.Subnet.Masked()}, nil
+	if err := ensureMasquerade(ctx, cfg.Bridge, cfg.Subnet); err != nil {
+		return nil, err
+	}
+	return &Network{cni: c, conf: conf, binDirs: cfg.BinDirs, bridge: cfg.Bridge, gateway: Gateway(cfg.Subnet), subnet: cfg.Subnet.Masked()}, nil
 }
 
 // writeAndLoad writes conf to cfg.Dir/file when it changed (an operator
@@ -85,14 +92,39 @@ func writeAndLoad(cfg Config, file string, conf []byte) (gocni.CNI, error) {
 	if err := atomicfile.WriteIfChanged(path, conf, 0o644); err != nil {
 		return nil, fmt.Errorf("CNI config: %w", err)
 	}
-	c, err := gocni.New(gocni.WithPluginDir(cfg.BinDirs), gocni.WithInterfacePrefix("eth"), gocni.WithMinNetworkCount(2))
+	c, err := load(cfg.BinDirs, gocni.WithConfListFile(path))
 	if err != nil {
-		return nil, fmt.Errorf("init CNI: %w", err)
-	}
-	if err := c.Load(gocni.WithConfListFile(path), gocni.WithLoNetwork); err != nil {
 		return nil, fmt.Errorf("load CNI config %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// load loads the network conf gives after the loopback network.
+func load(binDirs []string, conf gocni.Opt) (gocni.CNI, error) {
+	c, err := gocni.New(gocni.WithPluginDir(binDirs), gocni.WithInterfacePrefix("eth"), gocni.WithMinNetworkCount(2))
+	if err != nil {
+		return nil, fmt.Errorf("init CNI: %w", err)
+	}
+	if err := c.Load(conf, gocni.WithLoNetwork); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// forDel returns the CNI to detach id with: cur, unless libcni recorded
+// that id was attached with another configuration than conf (an older
+// funcd's, whose bridge plugin masqueraded per replica), then that one, so
+// that DEL undoes what that ADD did. A cache it cannot read leaves cur.
+func forDel(cur gocni.CNI, conf []byte, binDirs []string, id string) gocni.CNI {
+	old, err := addedWith(NetworkName, id)
+	if err != nil || old == nil || bytes.Equal(old, conf) {
+		return cur
+	}
+	c, err := load(binDirs, gocni.WithConfListBytes(old))
+	if err != nil {
+		return cur
+	}
+	return c
 }
 
 // Gateway is the host's address on the bridge: the first address of the
@@ -139,7 +171,7 @@ func (n *Network) Detach(ctx context.Context, id, netnsPath string) error {
 		// release the address and their state without entering it.
 		netnsPath = ""
 	}
-	if err := n.cni.Remove(ctx, id, netnsPath); err != nil {
+	if err := forDel(n.cni, n.conf, n.binDirs, id).Remove(ctx, id, netnsPath); err != nil {
 		return fmt.Errorf("CNI del %s: %w", id, err)
 	}
 	return nil
@@ -219,7 +251,7 @@ func bridgePlugins(cfg Config, first, last netip.Addr) []map[string]any {
 			"type":        "bridge",
 			"bridge":      cfg.Bridge,
 			"isGateway":   true,
-			"ipMasq":      true,
+			"ipMasq":      false, // one rule for the subnet instead: masquerade.go
 			"hairpinMode": true,
 			"ipam":        ipam,
 		},

@@ -1,6 +1,7 @@
 package cni
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/netip"
@@ -32,8 +33,8 @@ func TestConflist(t *testing.T) {
 		t.Fatalf("conflist is not JSON: %v", err)
 	}
 	br := c.Plugins[0]
-	if c.Name != NetworkName || br.Type != "bridge" || br.Bridge != "fd0" || !br.IsGateway || !br.IPMasq {
-		t.Errorf("bridge plugin = %+v", br)
+	if c.Name != NetworkName || br.Type != "bridge" || br.Bridge != "fd0" || !br.IsGateway || br.IPMasq {
+		t.Errorf("bridge plugin = %+v, want no ipMasq (one rule for the subnet instead)", br)
 	}
 	if br.IPAM.DataDir != filepath.Join(dir, "ipam") || br.IPAM.Ranges[0][0].Subnet != "10.9.0.0/16" || br.IPAM.Ranges[0][0].Gateway != "10.9.0.1" {
 		t.Errorf("ipam = %+v, want its store under the state dir and the first address as gateway", br.IPAM)
@@ -51,7 +52,7 @@ func TestNewRejects(t *testing.T) {
 		{Bridge: "", Subnet: netip.MustParsePrefix("10.9.0.0/16")},
 	} {
 		cfg.Dir = t.TempDir()
-		if _, err := New(cfg); err == nil {
+		if _, err := New(context.Background(), cfg); err == nil {
 			t.Errorf("New(%+v) = nil error, want one", cfg)
 		}
 	}

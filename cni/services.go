@@ -53,8 +53,10 @@ func fromIPv4(v uint32) netip.Addr {
 // from their own share of the subnet, through a conflist that also has the
 // portmap plugin: published ports cost functions' attachments nothing.
 type ServicesNetwork struct {
-	cni    gocni.CNI
-	bridge string
+	cni     gocni.CNI
+	conf    []byte
+	binDirs []string
+	bridge  string
 }
 
 // Port is a published port: HostIP:HostPort on the host forwards to
@@ -66,8 +68,9 @@ type Port struct {
 	Protocol      string // "tcp" or "udp"
 }
 
-// NewServices writes the services' conflist (if it changed) and loads it.
-func NewServices(cfg Config) (*ServicesNetwork, error) {
+// NewServices writes the services' conflist (if it changed), loads it and
+// adds the subnet's masquerade rule unless it is there.
+func NewServices(ctx context.Context, cfg Config) (*ServicesNetwork, error) {
 	first, last, ok := servicesRange(cfg.Subnet)
 	if !ok {
 		return nil, fmt.Errorf("subnet %s is too small for side services: they need a /%d or larger", cfg.Subnet, minServicesSubnetBits)
@@ -82,7 +85,10 @@ func NewServices(cfg Config) (*ServicesNetwork, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ServicesNetwork{cni: c, bridge: cfg.Bridge}, nil
+	if err := ensureMasquerade(ctx, cfg.Bridge, cfg.Subnet); err != nil {
+		return nil, err
+	}
+	return &ServicesNetwork{cni: c, conf: conf, binDirs: cfg.BinDirs, bridge: cfg.Bridge}, nil
 }
 
 // Attach connects the network namespace at netnsPath, owned by id, to the
@@ -126,7 +132,7 @@ func (n *ServicesNetwork) Detach(ctx context.Context, id, netnsPath string, port
 	if netnsPath != "" && !IsNetNS(netnsPath) {
 		netnsPath = ""
 	}
-	if err := n.cni.Remove(ctx, id, netnsPath, n.opts(ports)...); err != nil {
+	if err := forDel(n.cni, n.conf, n.binDirs, id).Remove(ctx, id, netnsPath, n.opts(ports)...); err != nil {
 		return fmt.Errorf("CNI del %s: %w", id, err)
 	}
 	return nil

@@ -70,7 +70,7 @@ func runPurge(ctx context.Context, args []string, env cliEnv) error {
 		return err
 	}
 	defer ctr.Close()
-	network, err := cni.New(cni.Config{Bridge: cfg.Bridge, Subnet: cfg.Subnet, BinDirs: []string{cfg.CNIBinDir}, Dir: filepath.Join(cfg.StateDir, "cni")})
+	network, err := cni.New(ctx, cni.Config{Bridge: cfg.Bridge, Subnet: cfg.Subnet, BinDirs: []string{cfg.CNIBinDir}, Dir: filepath.Join(cfg.StateDir, "cni")})
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func runPurge(ctx context.Context, args []string, env cliEnv) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "removed %d replicas (tasks, containers, snapshots, addresses, network namespaces) in %s\n", n, strings.Join(nss, ", "))
-	if svcNet, err := cni.NewServices(cni.Config{Bridge: cfg.Bridge, Subnet: cfg.Subnet, BinDirs: []string{cfg.CNIBinDir}, Dir: filepath.Join(cfg.StateDir, "cni")}); err == nil {
+	if svcNet, err := cni.NewServices(ctx, cni.Config{Bridge: cfg.Bridge, Subnet: cfg.Subnet, BinDirs: []string{cfg.CNIBinDir}, Dir: filepath.Join(cfg.StateDir, "cni")}); err == nil {
 		r := services.New(ctr, svcNet, services.Config{StateDir: cfg.StateDir, Instance: id, StopGrace: cfg.StopGrace, Log: log.With("component", "services")})
 		n, err := r.Purge(ctx)
 		if err != nil {

@@ -33,7 +33,7 @@ func startServices(ctx context.Context, cfg config.Daemon, ctr *containerd.Clien
 		return nil, nil, err
 	}
 	netCfg := cni.Config{Bridge: cfg.Bridge, Subnet: cfg.Subnet, BinDirs: []string{cfg.CNIBinDir}, Dir: filepath.Join(cfg.StateDir, "cni")}
-	network, err := cni.NewServices(netCfg)
+	network, err := cni.NewServices(ctx, netCfg)
 	if err != nil {
 		if project != nil && len(project.Services) > 0 {
 			return nil, nil, err

@@ -100,7 +100,7 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		log.Info("connected to containerd", "address", cfg.ContainerdAddress, "version", v)
 	}
 
-	network, err := cni.New(cni.Config{
+	network, err := cni.New(ctx, cni.Config{
 		Bridge:  cfg.Bridge,
 		Subnet:  cfg.Subnet,
 		BinDirs: []string{cfg.CNIBinDir},

@@ -56,11 +56,12 @@ type config struct {
 	overheadN     int    // replicas the overhead section measures
 	freeze        int    // rounds of the freeze section
 	goMemoryLimit string // funcd's --go-memory-limit; funcd's default when empty
+	densityN      int    // functions the density section deploys
 }
 
 // sections are the parts of the benchmark -only picks from, in the order
 // they run.
-var sections = []string{"warm", "replicas", "overhead", "cold", "queue", "freeze"}
+var sections = []string{"warm", "replicas", "overhead", "cold", "queue", "density", "freeze"}
 
 // runs reports whether the section is to run.
 func (c config) runs(section string) bool { return len(c.only) == 0 || c.only[section] }
@@ -90,6 +91,7 @@ func parseFlags(args []string) (config, error) {
 		return nil
 	})
 	fs.StringVar(&c.goMemoryLimit, "go-memory-limit", "", "run funcd with --go-memory-limit (e.g. 0, 64Mi; default: funcd's)")
+	fs.IntVar(&c.densityN, "density-n", 300, "functions the density section deploys (1000 for the full run)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -101,6 +103,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if c.freeze < 1 {
 		return c, errors.New("-freeze must be at least 1")
+	}
+	if c.densityN < 1 || c.densityN > 1500 {
+		return c, errors.New("-density-n must be from 1 to 1500")
 	}
 	if c.queueN < 1 || c.queueN1 < 1 || c.queueSamples < 1 {
 		return c, errors.New("-queue-n, -queue-n1 and -queue-samples must be at least 1")
@@ -156,7 +161,11 @@ func run(ctx context.Context, args []string) (err error) {
 	if cfg.goMemoryLimit != "" {
 		funcdArgs = append(funcdArgs, "--go-memory-limit", cfg.goMemoryLimit)
 	}
-	t, err := deploy(ctx, env, funcdArgs, cfg.funcdEnv)
+	sub := subnet
+	if cfg.runs("density") {
+		sub = densitySubnet // parked replicas keep their addresses
+	}
+	t, err := deploy(ctx, env, sub, funcdArgs, cfg.funcdEnv)
 	if t != nil {
 		t.nats = natsAddr
 		defer func() { err = errors.Join(err, t.undeploy(ctx)) }()
@@ -196,6 +205,11 @@ func run(ctx context.Context, args []string) (err error) {
 			return err
 		}
 	}
+	if cfg.runs("density") {
+		if m.density, err = measureDensity(ctx, cfg, env, t); err != nil {
+			return err
+		}
+	}
 	report(os.Stdout, cfg, t, m)
 	if cfg.runs("queue") {
 		return m.queue.lost()
@@ -224,6 +238,9 @@ func estimate(cfg config) time.Duration {
 	if cfg.runs("freeze") {
 		d += time.Duration(cfg.freeze) * 2200 * time.Millisecond
 	}
+	if cfg.runs("density") {
+		d += time.Duration(cfg.densityN)*400*time.Millisecond + time.Duration(4*cfg.rounds)*(cfg.warmup+cfg.duration) + densityCPU
+	}
 	return d
 }
 
@@ -241,7 +258,7 @@ type target struct {
 // deploy starts funcd on the benchmark's network, with args added to its
 // flags and envs to its environment, and deploys the function with one replica. A non-nil target is
 // returned whenever funcd started.
-func deploy(ctx context.Context, env *testenv.Env, args, envs []string) (*target, error) {
+func deploy(ctx context.Context, env *testenv.Env, subnet netip.Prefix, args, envs []string) (*target, error) {
 	if _, err := os.Stat(filepath.Join("/sys/class/net", bridge)); err == nil {
 		return nil, fmt.Errorf("bridge %s exists: is another benchmark running?", bridge)
 	}
@@ -324,6 +341,7 @@ type measurements struct {
 	cold                                   coldResults
 	queue                                  queueResults
 	freeze                                 freezeResults
+	density                                densityResults
 }
 
 // measure reads funcd's idle RSS, runs the loads (each after a warm-up)

@@ -66,7 +66,7 @@ func newFloor(ctx context.Context, env *testenv.Env, ref string) (*floor, error)
 	}
 	fl := &floor{c: env.Containerd.Client, dir: filepath.Join(env.Dir, "floor")}
 	var err error
-	fl.net, err = cni.New(cni.Config{Bridge: floorBridge, Subnet: floorSubnet, BinDirs: []string{testenv.CNIBinDir()}, Dir: filepath.Join(fl.dir, "cni")})
+	fl.net, err = cni.New(ctx, cni.Config{Bridge: floorBridge, Subnet: floorSubnet, BinDirs: []string{testenv.CNIBinDir()}, Dir: filepath.Join(fl.dir, "cni")})
 	if err != nil {
 		return nil, err
 	}

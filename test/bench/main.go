@@ -50,6 +50,17 @@
 //     the last burst drained and a minute after it (the idle figure is
 //     read here when the warm section did not run), and its CPU time per
 //     queued invocation over the timed bursts;
+//   - overhead (overhead.go): -overhead-n replicas of the bench function,
+//     the PSS of their shims and of funcd's growth per replica (the log
+//     capture), and how many log driver processes run (0: no exec on the
+//     cold path);
+//   - density (density.go): -density-n functions (default 300) deployed
+//     at scale to zero and parked, 200 of them woken, on a /21
+//     (10.198.232.0/21, as parked replicas keep their addresses): deploy
+//     rate of the first and last 50, funcd's RSS, GET /system/functions,
+//     PSS and CPU of the woken replicas' shims and log capture, the warm
+//     path with and without them, funcd's restart with all recorded, and
+//     removing them all, checking nothing is left;
 //   - freezing (freeze.go): "frozen", annotated com.funcd.idle=pause with a
 //     1s zero-duration, frozen by funcd, then timed from sending GET
 //     /function/frozen/ok to its 200; alternating, -freeze times, with the
@@ -58,7 +69,7 @@
 //     first 200.
 //
 // -only runs some of the sections: warm, replicas, overhead, cold, queue,
-// freeze. -go-memory-limit runs funcd with that --go-memory-limit, to
+// density, freeze. -go-memory-limit runs funcd with that --go-memory-limit, to
 // compare.
 //
 // The targets: through funcd at least 55% of the direct throughput at 32

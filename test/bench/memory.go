@@ -89,13 +89,8 @@ func cpuTime(pid int) (time.Duration, error) {
 
 // statCPU reads utime + stime from the text of /proc/PID/stat.
 func statCPU(stat string) (time.Duration, error) {
-	// The command, field 2, is in parentheses and may hold anything.
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("funcd CPU time: cannot read %q", stat)
-	}
-	f := strings.Fields(stat[i+1:]) // from field 3, state
-	if len(f) < 13 {
+	f, ok := statFields(stat) // from field 3, state
+	if !ok || len(f) < 13 {
 		return 0, fmt.Errorf("funcd CPU time: cannot read %q", stat)
 	}
 	var ticks int64

@@ -141,42 +141,17 @@ func logDrivers(shims map[int]bool) ([]int, error) {
 	return out, nil
 }
 
-// parentPID reads pid's parent from /proc/PID/stat.
-func parentPID(pid int) (int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("parent of %d: %w", pid, err)
-	}
-	// "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("parent of %d: cannot read %q", pid, s)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return 0, fmt.Errorf("parent of %d: cannot read %q", pid, s)
-	}
-	return strconv.Atoi(f[1])
-}
-
 // pss reads a process's proportional set size from smaps_rollup.
 func pss(pid int) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
 	if err != nil {
 		return 0, fmt.Errorf("PSS of %d: %w", pid, err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "Pss:"); ok {
-			f := strings.Fields(rest)
-			if len(f) == 2 && f[1] == "kB" {
-				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
-					return kb << 10, nil
-				}
-			}
-		}
+	n, err := kBField(string(b), "Pss")
+	if err != nil {
+		return 0, fmt.Errorf("PSS of %d: %w", pid, err)
 	}
-	return 0, fmt.Errorf("PSS of %d: no Pss line in smaps_rollup", pid)
+	return n, nil
 }
 
 // reportOverhead prints the per-replica memory outside the function.

@@ -42,6 +42,9 @@ func report(w io.Writer, cfg config, t *target, m measurements) {
 		reportFreeze(w, m.freeze)
 		fmt.Fprintln(w)
 	}
+	if cfg.runs("density") {
+		reportDensity(w, m.density)
+	}
 	reportMemory(w, cfg, m)
 	reportGoals(w, goals(cfg, m))
 }

@@ -69,6 +69,7 @@ func goals(cfg config, m measurements) []goal {
 	fz, fl := summarize(m.freeze.funcd), summarize(m.freeze.floor)
 	add(goal{"freeze", "wake from frozen p50", millis(fz.p50), "<= " + millis(maxFreezeWake), fz.n > 0 && fz.p50 <= maxFreezeWake})
 	add(goal{"freeze", "freezer resume floor p50", millis(fl.p50), "(the floor)", fl.n > 0})
+	addDensity(add, m.density)
 	return gs
 }
 
@@ -77,6 +78,30 @@ const (
 	minQueueAccepted       = 10_000 // 202s per second
 	minQueueCompletedShare = 0.5    // completed/s over the synchronous req/s of the same function
 )
+
+// addDensity adds the density section's figures (issue 12 §2 and the
+// rows "deploy time as functions grow", "CPU of idle replicas" and
+// "memory per replica outside the function").
+func addDensity(add func(goal), d densityResults) {
+	drift := 0.0
+	if d.first > 0 {
+		drift = d.last/d.first - 1
+	}
+	add(goal{"density", fmt.Sprintf("deploys/s, last %d of %d vs first", min(densityWindow, d.n), d.n), fmt.Sprintf("%+.0f%%", 100*drift),
+		fmt.Sprintf("within ±%.0f%%", 100*maxDeployDrift), d.first > 0 && drift >= -maxDeployDrift && drift <= maxDeployDrift})
+	pss := d.shimPSS + d.logPSS
+	add(goal{"density", "PSS per replica, shim + log capture", mebibytes(pss), "<= " + mebibytes(maxReplicaPSS), d.replicas > 0 && pss <= maxReplicaPSS})
+	add(goal{"density", fmt.Sprintf("CPU of %d idle replicas", d.replicas), fmt.Sprintf("%.2f%% of a core", 100*d.cpu),
+		fmt.Sprintf("< %.0f%%", 100*maxIdleCPU), d.replicas > 0 && d.cpu < maxIdleCPU})
+	r := 0.0
+	if d.warmBefore > 0 {
+		r = d.warmAfter / d.warmBefore
+	}
+	add(goal{"density", fmt.Sprintf("warm path with %d idle replicas / without", d.replicas), fmt.Sprintf("%.2fx", r),
+		fmt.Sprintf(">= %.2fx", minIdleWarmRatio), r >= minIdleWarmRatio})
+	add(goal{"density", fmt.Sprintf("start-up with %d functions recorded", d.n+1), millis(d.restart), "< " + millis(maxRestart), d.restart > 0 && d.restart < maxRestart})
+	add(goal{"density", "left after removing all", orNothing(d.left), "nothing", len(d.left) == 0})
+}
 
 // reportGoals prints the closing table.
 func reportGoals(w io.Writer, gs []goal) {
