@@ -50,6 +50,27 @@ type Stats struct {
 // (it is gone, or controllers are not mounted where systemd puts them).
 var ErrNoGroup = errors.New("no control group")
 
+// unified returns the v2 group (its path and directory) of the lines of
+// /proc/PID/cgroup, when it has the file probe: cgroup2 mounted at
+// /sys/fs/cgroup (v2 only) or /sys/fs/cgroup/unified (hybrid).
+func (r Reader) unified(lines []procLine, probe string) (path, dir string, ok bool) {
+	for _, l := range lines {
+		if l.hierarchy != "0" || l.controllers != "" {
+			continue
+		}
+		mount := r.path("sys/fs/cgroup")
+		if _, err := os.Stat(filepath.Join(mount, "cgroup.controllers")); err != nil {
+			mount = filepath.Join(mount, "unified")
+		}
+		dir := filepath.Join(mount, l.path)
+		if _, err := os.Stat(filepath.Join(dir, probe)); err != nil {
+			return "", "", false
+		}
+		return l.path, dir, true
+	}
+	return "", "", false
+}
+
 func (r Reader) path(p ...string) string {
 	root := r.Root
 	if root == "" {
@@ -79,19 +100,9 @@ func (r Reader) Find(pid uint32) (Group, error) {
 	if g.memory != "" && g.cpu != "" {
 		return g, nil
 	}
-	for _, l := range lines {
-		if l.hierarchy != "0" || l.controllers != "" {
-			continue
-		}
-		mount := r.path("sys/fs/cgroup")
-		if _, err := os.Stat(filepath.Join(mount, "cgroup.controllers")); err != nil {
-			mount = filepath.Join(mount, "unified")
-		}
-		dir := filepath.Join(mount, l.path)
-		if _, err := os.Stat(filepath.Join(dir, "memory.current")); err != nil {
-			break // v2 without the memory controller: nothing to read
-		}
-		return Group{Path: l.path, V2: true, memory: dir, cpu: dir}, nil
+	// v2 without the memory controller has nothing to read.
+	if path, dir, ok := r.unified(lines, "memory.current"); ok {
+		return Group{Path: path, V2: true, memory: dir, cpu: dir}, nil
 	}
 	return Group{}, fmt.Errorf("cgroup of process %d: %w with memory and CPU accounting", pid, ErrNoGroup)
 }

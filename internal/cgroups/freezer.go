@@ -35,18 +35,8 @@ func (r Reader) Freezer(pid uint32) (Freezer, error) {
 			}
 		}
 	}
-	for _, l := range lines {
-		if l.hierarchy != "0" || l.controllers != "" {
-			continue
-		}
-		mount := r.path("sys/fs/cgroup")
-		if _, err := os.Stat(filepath.Join(mount, "cgroup.controllers")); err != nil {
-			mount = filepath.Join(mount, "unified")
-		}
-		dir := filepath.Join(mount, l.path)
-		if _, err := os.Stat(filepath.Join(dir, "cgroup.freeze")); err != nil {
-			break // the root group, or a kernel before 5.2: no freezer
-		}
+	// The root group, or a kernel before 5.2, has no cgroup.freeze.
+	if _, dir, ok := r.unified(lines, "cgroup.freeze"); ok {
 		return Freezer{Dir: dir, V2: true}, nil
 	}
 	return Freezer{}, fmt.Errorf("cgroup of process %d: %w with a freezer", pid, ErrNoGroup)
