@@ -59,17 +59,25 @@ func readFreeze(t *testing.T, path string) string {
 	return string(data)
 }
 
-// An idle function annotated pause keeps its replica, frozen, counted in
-// its status; a request thaws the same task; delete removes it.
-func TestFreezeWhenIdle(t *testing.T) {
+// idlingPauseFunction deploys "icy", annotated pause and idle after 1s,
+// on a provider whose scaler looks every 20ms.
+func idlingPauseFunction(t *testing.T) *harness {
+	t.Helper()
 	h := newHarness(t)
 	fakeFreezers(t, h, 4)
 	h.p.Shutdown(context.Background())
 	h.p = h.startWith(func(c *Config) { c.ScaleTick = 20 * time.Millisecond })
-	ctx := context.Background()
-	if err := h.p.Deploy(ctx, deployment("icy", withLabel(labelScaleZero, "true"), withLabel(labelScaleZeroDuration, "1s"), withAnnotation(annotationIdle, idlePause))); err != nil {
+	if err := h.p.Deploy(context.Background(), deployment("icy", withLabel(labelScaleZero, "true"), withLabel(labelScaleZeroDuration, "1s"), withAnnotation(annotationIdle, idlePause))); err != nil {
 		t.Fatal(err)
 	}
+	return h
+}
+
+// An idle function annotated pause keeps its replica, frozen, counted in
+// its status; a request thaws the same task; delete removes it.
+func TestFreezeWhenIdle(t *testing.T) {
+	h := idlingPauseFunction(t)
+	ctx := context.Background()
 	id := h.rt.ids()[0]
 	pid := h.rt.pidOf(id)
 	f := h.p.get(key{"openfaas-fn", "icy"})
@@ -196,14 +204,8 @@ func TestRequestDuringFreezeThaws(t *testing.T) {
 // Scaling a frozen function: up adds replicas beside the frozen one;
 // to zero thaws the frozen one before it stops it, and parks it.
 func TestScaleFrozen(t *testing.T) {
-	h := newHarness(t)
-	fakeFreezers(t, h, 4)
-	h.p.Shutdown(context.Background())
-	h.p = h.startWith(func(c *Config) { c.ScaleTick = 20 * time.Millisecond })
+	h := idlingPauseFunction(t)
 	ctx := context.Background()
-	if err := h.p.Deploy(ctx, deployment("icy", withLabel(labelScaleZero, "true"), withLabel(labelScaleZeroDuration, "1s"), withAnnotation(annotationIdle, idlePause))); err != nil {
-		t.Fatal(err)
-	}
 	pid := h.rt.pidOf(h.rt.ids()[0])
 	f := h.p.get(key{"openfaas-fn", "icy"})
 	eventually(t, "icy frozen", func() bool { return f.frozenCount() == 1 })
