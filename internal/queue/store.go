@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -63,11 +65,38 @@ func byteSize(n int64) string {
 
 // storeError is the store's own verdict for the watch: why it cannot
 // write (JetStream is off, or a stream or consumer keeps a write error),
-// or nil.
+// or nil. JetStream's health check lists the streams on disk and looks
+// each up in memory, so a stream being made at that moment (the MQTT
+// bridge makes its streams at the first client's connect) reads as "could
+// not be recovered": only what the check says twice, a moment apart,
+// counts.
 func (q *Queue) storeError() error {
 	if !q.srv.ns.JetStreamEnabled() {
 		return errStoreDisabled
 	}
+	first := q.healthErrors()
+	if len(first) == 0 {
+		return nil
+	}
+	time.Sleep(storeRecheck)
+	var errs []string
+	for _, e := range q.healthErrors() {
+		if slices.Contains(first, e) {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(errs, "; "))
+}
+
+// storeRecheck is how long storeError waits before it asks again.
+const storeRecheck = 200 * time.Millisecond
+
+// healthErrors is what JetStream's health check says is wrong with its
+// store now.
+func (q *Queue) healthErrors() []string {
 	h := q.srv.ns.Healthz(&server.HealthzOptions{Details: true})
 	var errs []string
 	for _, e := range h.Errors {
@@ -76,10 +105,7 @@ func (q *Queue) storeError() error {
 			errs = append(errs, e.Error)
 		}
 	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return errors.New(strings.Join(errs, "; "))
+	return errs
 }
 
 // reload starts JetStream again from what is on disk. A stream that failed
