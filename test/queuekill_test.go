@@ -16,8 +16,8 @@ import (
 // TestAsyncKill9MidBurst sends a burst of 5,000 queued invocations from
 // 32 posters with fsync on (the default), kills funcd with SIGKILL while
 // the posts are still arriving, starts it again and checks that every
-// call id answered 202 reached the function: a 202 from a group commit
-// means the request was stored. Posts cut off by the kill got no 202 and
+// call id answered 202 reached the function: a 202 means the request
+// was stored. Posts cut off by the kill got no 202 and
 // may or may not run.
 func TestAsyncKill9MidBurst(t *testing.T) {
 	const (

@@ -136,7 +136,6 @@ type Queue struct {
 	maxBytes             int64 // the invoke stream's cap: Config.MaxBytes, or less when the disk is smaller
 	callbackClient       *http.Client
 	watch                *watch
-	commit               *committer             // nil without SyncAlways: publishes go straight to the stream
 	jsConfig             server.JetStreamConfig // to start JetStream again (reload)
 }
 
@@ -222,9 +221,6 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 		q.stopFetch()
 		q.abortWork()
 		q.loops.Wait()
-		if q.commit != nil {
-			q.commit.close()
-		}
 		q.srv.close()
 		return nil, err
 	}
@@ -241,9 +237,6 @@ func (q *Queue) setup(ctx context.Context) error {
 		SyncInterval: js.SyncInterval, SyncAlways: js.SyncAlways, Strict: js.Strict}
 	if q.js, err = jetstream.New(q.srv.queue); err != nil {
 		return err
-	}
-	if q.cfg.SyncAlways {
-		q.commit = newCommitter(q.srv.queue, q.js, invokeStream, commitWindow)
 	}
 	q.maxBytes = q.fitMaxBytes(ctx)
 	streams := q.streamConfigs()
@@ -310,8 +303,7 @@ func (q *Queue) streamConfigs() []jetstream.StreamConfig {
 	return []jetstream.StreamConfig{
 		{Name: invokeStream, Subjects: []string{invokePrefix + "*.*"},
 			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow,
-			MaxBytes: maxBytes(q.maxBytes), Discard: jetstream.DiscardNew,
-			AllowAtomicPublish: true}, // group commit (commit.go)
+			MaxBytes: maxBytes(q.maxBytes), Discard: jetstream.DiscardNew},
 		{Name: deadStream, Subjects: []string{deadPrefix + "*.*"},
 			Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage, Duplicates: dedupeWindow,
 			MaxMsgs: 100_000, MaxAge: 30 * 24 * time.Hour, Discard: jetstream.DiscardOld},
@@ -401,9 +393,6 @@ func (q *Queue) Close(ctx context.Context) error {
 	}
 	q.abortWork()
 	q.callbackClient.CloseIdleConnections()
-	if q.commit != nil {
-		q.commit.close()
-	}
 	q.srv.close()
 	return nil
 }

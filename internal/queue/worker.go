@@ -47,9 +47,6 @@ func (q *Queue) publish(ctx context.Context, k fnKey, data []byte, msgID string)
 		l.publishing--
 		q.mu.Unlock()
 	}()
-	if q.commit != nil {
-		return q.commit.publish(ctx, k.subject(), data, msgID)
-	}
 	_, err = q.js.Publish(ctx, k.subject(), data, jetstream.WithMsgID(msgID))
 	return err
 }
