@@ -2,7 +2,6 @@ package cni
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 )
 
@@ -13,23 +12,9 @@ import (
 // merely contains subnet (a 10.0.0.0/8 LAN) is allowed: the more specific
 // route of the bridge wins.
 func CheckHost(bridge string, subnet netip.Prefix) error {
-	ifaces, err := net.Interfaces()
+	host, err := hostAddresses()
 	if err != nil {
 		return fmt.Errorf("check subnet %s against the host: %w", subnet, err)
-	}
-	var host []hostAddrs
-	for _, ifc := range ifaces {
-		addrs, err := ifc.Addrs()
-		if err != nil {
-			return fmt.Errorf("check subnet %s against the host: %s: %w", subnet, ifc.Name, err)
-		}
-		h := hostAddrs{name: ifc.Name}
-		for _, a := range addrs {
-			if p, err := netip.ParsePrefix(a.String()); err == nil {
-				h.addrs = append(h.addrs, p)
-			}
-		}
-		host = append(host, h)
 	}
 	return hostConflict(bridge, subnet, host)
 }
