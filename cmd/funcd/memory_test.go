@@ -30,3 +30,21 @@ func TestTrimmer(t *testing.T) {
 		t.Error("not due with trimGrowth more held than the lowered base, and quiet")
 	}
 }
+
+func TestLimitFor(t *testing.T) {
+	const mb = 1 << 20
+	for _, c := range []struct {
+		what         string
+		configured   int64
+		live, stacks uint64
+		want         int64
+	}{
+		{"no limit asked for", 0, 100 * mb, 10 * mb, 0},
+		{"small live heap: the configured limit", 32 * mb, 4 * mb, 1 * mb, 32 * mb},
+		{"a thousand functions: room for twice the live heap", 32 * mb, 15 * mb, 7 * mb, 2*15*mb + 7*mb + limitHeadroom},
+	} {
+		if got := limitFor(c.configured, c.live, c.stacks); got != c.want {
+			t.Errorf("%s: limitFor(%d, %d, %d) = %d, want %d", c.what, c.configured, c.live, c.stacks, got, c.want)
+		}
+	}
+}

@@ -47,10 +47,9 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 	}
 	log := newLogger(env, cfg.LogLevel)
 	captureLogrus(log)
-	setMemoryLimit(cfg.GoMemoryLimit, log)
 	tctx, stopTrim := context.WithCancel(ctx)
 	trimDone := make(chan struct{})
-	go func() { defer close(trimDone); trimMemory(tctx, log) }()
+	go func() { defer close(trimDone); trimMemory(tctx, cfg.GoMemoryLimit, log) }()
 	defer func() { stopTrim(); <-trimDone }()
 	// SIGHUP reloads the compose file (startServices); caught from here
 	// on, so one sent while funcd starts does not end it.
