@@ -276,20 +276,48 @@ func deploy(ctx context.Context, env *testenv.Env, subnet netip.Prefix, args, en
 	if err := t.deployFn(ctx, fnName); err != nil {
 		return t, err
 	}
+	return t, t.resolveDirect(ctx, env)
+}
+
+// resolveDirect points t.direct at the function's one replica and waits
+// until it and t.through answer.
+func (t *target) resolveDirect(ctx context.Context, env *testenv.Env) error {
 	ip, err := replicaIP(ctx, env)
 	if err != nil {
-		return t, err
+		return err
 	}
-	t.direct = "http://" + ip + ":8080" + benchPath
+	direct := "http://" + ip + ":8080" + benchPath
+	if t.direct != "" && t.direct != direct {
+		fmt.Fprintf(os.Stderr, "bench: the function's replica is now at %s\n", ip)
+	}
+	t.direct = direct
 	for _, url := range []string{t.direct, t.through} {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := testenv.Poll(wctx, func() error { return testenv.HTTPGetOK(wctx, url) })
 		cancel()
 		if err != nil {
-			return t, fmt.Errorf("function not answering: %w", err)
+			t.diagnose(ip)
+			return fmt.Errorf("function not answering: %w", err)
 		}
 	}
-	return t, nil
+	return nil
+}
+
+// diagnose prints what the host knows of the replica at ip: its address
+// record, neighbour entry, interfaces and funcd's complaints.
+func (t *target) diagnose(ip string) {
+	state := t.funcd.StateDir
+	script := `ip=$1 state=$2 log=$3 br=$4
+echo "== address record"; cat "$state"/cni/ipam/*/"$ip"; echo; ls "$state"/cni/ipam/*/ | wc -l
+echo "== neighbour"; ip neigh show "$ip"
+echo "== bridge ports"; bridge link | grep -c "master $br"
+id=$(cat "$state"/cni/ipam/*/"$ip" | head -1)
+echo "== replica $id"; nsenter --net="$state/netns/$id" ip -br addr; nsenter --net="$state/netns/$id" ip -br link
+echo "== funcd's log about it"; grep -e "$id" -e "level=ERROR" -e "level=WARN" "$log" | tail -20
+dmesg | tail -5`
+	cmd := exec.Command("sh", "-c", script, "sh", ip, state, t.funcd.LogPath, bridge)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	_ = cmd.Run()
 }
 
 // replicaIP returns the io.funcd.ip label of the function's one container.
@@ -316,7 +344,10 @@ func replicaIP(ctx context.Context, env *testenv.Env) (string, error) {
 // undeploy removes the functions through the API and stops funcd
 // (SIGTERM); what it leaves, Env.Close removes.
 func (t *target) undeploy(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	// About 6 removals a second with a thousand functions: the budget
+	// grows with them.
+	budget := 30*time.Second + time.Duration(len(t.fns))*time.Second/2
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
 	defer cancel()
 	var errs []error
 	for _, name := range t.fns {

@@ -97,6 +97,13 @@ func measureDensity(ctx context.Context, cfg config, env *testenv.Env, t *target
 	if d.list, err = listLatency(ctx, t); err != nil {
 		return d, err
 	}
+	// The bench function's replica is looked up again: the sections
+	// before may have replaced it, and with a thousand parked replicas
+	// holding addresses the allocator wraps around the subnet and hands
+	// its old address to another function.
+	if err := t.resolveDirect(ctx, env); err != nil {
+		return d, err
+	}
 	if d.warmBefore, err = warmRatio(ctx, cfg, t); err != nil {
 		return d, err
 	}
