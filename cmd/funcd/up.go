@@ -34,6 +34,7 @@ import (
 	"github.com/funcd/funcd/internal/queue"
 	"github.com/funcd/funcd/internal/secrets"
 	"github.com/funcd/funcd/internal/trigger"
+	"github.com/funcd/funcd/internal/ui"
 	"github.com/funcd/funcd/provider"
 	"github.com/funcd/funcd/proxy"
 )
@@ -70,10 +71,11 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		return err
 	}
 	defer disown()
-	creds, err := basicauth.Ensure(filepath.Join(cfg.StateDir, "secrets"))
+	creds, err := basicauth.NewStore(filepath.Join(cfg.StateDir, "secrets"), log.With("component", "auth"))
 	if err != nil {
 		return err
 	}
+	sessions := ui.NewSessions(creds)
 
 	// One collector reads every task's output into its log file; tasks
 	// started by an earlier funcd are read on from where their FIFOs are.
@@ -192,11 +194,16 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		<-triggersDone
 	}()
 
-	gw := gateway.New(prov, invoke, gateway.Config{Credentials: creds, Services: servicesOrNil(svcs), Version: release, Secrets: secretStore, SecretUsers: prov,
+	gw := gateway.New(prov, invoke, gateway.Config{Auth: sessions.Require, Services: servicesOrNil(svcs), Version: release, Secrets: secretStore, SecretUsers: prov,
 		Logs: logs.NewStore(filepath.Join(cfg.StateDir, "logs")), Namespaces: prov,
 		Invocations: m, Usage: prov,
 		Queue: q, ServedBy: servedBy, Validate: validateDeployment, Images: prov, MaxImageSize: cfg.MaxImageSize,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})}, log.With("component", "gateway"))
+	web, err := ui.New(ui.Config{Sessions: sessions, Log: log.With("component", "ui")})
+	if err != nil {
+		return err
+	}
+	gw.MountUI(web)
 
 	// The listening sockets outlive funcd in systemd's store (fdstore.go):
 	// connections made while it restarts wait in the backlog.
