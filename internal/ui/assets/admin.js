@@ -1,7 +1,7 @@
 // admin.js: secrets (names only; create, update, delete) and namespaces
 // (list, create, delete) of funcd.
 
-import { h, msg, field } from "./dom.js";
+import { h, add, msg, field } from "./dom.js";
 import { api } from "./api.js";
 
 export function secretsView(root, _params, ctx) {
@@ -48,7 +48,7 @@ export function secretsView(root, _params, ctx) {
     }
   }
 
-  root.append(
+  add(root, 
     h("h1", null, "Secrets"),
     h("p", { class: "hint" }, "Namespace ", h("strong", null, ns), ". Values are never shown; functions read them under /var/openfaas/secrets/."),
     status, list,
@@ -95,7 +95,7 @@ export function namespacesView(root, _params, ctx) {
     await load();
   }
 
-  root.append(
+  add(root, 
     h("h1", null, "Namespaces"), status, list,
     h("h2", null, "Create a namespace"),
     h("form", { id: "namespace-create", onsubmit: async (e) => {

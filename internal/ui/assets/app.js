@@ -3,7 +3,7 @@
 // function (root, params, ctx) that may return a clean-up function, called
 // when the route changes (to stop polling and log streams).
 
-import { h, msg } from "./dom.js";
+import { h, add, msg } from "./dom.js";
 import { api, session, csrfToken } from "./api.js";
 import { functionsView } from "./functions.js";
 
@@ -65,7 +65,7 @@ async function route() {
   if (!load) {
     const p = h("p");
     msg(p, "error", "No such page: " + location.hash);
-    root.append(p, h("p", null, h("a", { href: "#/functions" }, "Back to the functions")));
+    add(root, p, h("p", null, h("a", { href: "#/functions" }, "Back to the functions")));
     return;
   }
   try {
@@ -75,7 +75,7 @@ async function route() {
   } catch (e) {
     const p = h("p");
     msg(p, "error", String(e.message || e));
-    root.append(p);
+    add(root, p);
   }
 }
 

@@ -43,7 +43,7 @@ export function chart(box, hist) {
     }
   });
   const line = busy.length ? pts.map((p, i) => `${(L + i * bw + bw / 2).toFixed(1)},${yl(p.avgSeconds || 0).toFixed(1)}`).join(" ") : "";
-  if (line) svg.append(s("polyline", { points: line, class: "lat" }));
+  if (line) svg.append(s("polyline", { points: line, class: "latline" }));
 
   const legend = h("p", { class: "legend" },
     h("span", { class: "key inv" }), "invocations per minute ",

@@ -1,7 +1,7 @@
 // deploy.js: the deploy / update form and "deploy from stack.yml". What
 // the API refuses is shown in its own words.
 
-import { h, msg, field, parsePairs, pairsText } from "./dom.js";
+import { h, add, fill, msg, field, parsePairs, pairsText } from "./dom.js";
 import { api, q } from "./api.js";
 
 // The scaling labels, as OpenFaaS spells them.
@@ -57,7 +57,7 @@ export function deployView(root, [ns, name], ctx) {
     h("div", { class: "actions" }, submit),
     status);
 
-  root.append(
+  add(root, 
     h("h1", null, editing ? `Update ${name}` : "Deploy a function"),
     h("p", { class: "hint" }, "Namespace: ", h("strong", null, target), editing ? "" : " (change it at the top)"),
     form,
@@ -68,7 +68,7 @@ export function deployView(root, [ns, name], ctx) {
   async function loadSecrets() {
     try {
       const list = await api.secrets(target);
-      secretsBox.replaceChildren(h("legend", null, "Secrets"),
+      fill(secretsBox, h("legend", null, "Secrets"),
         list.length ? null : h("p", { class: "hint" }, "No secrets in this namespace. ", h("a", { href: "#/secrets" }, "Create one"), "."),
         ...list.map((s) => h("label", { class: "check" },
           h("input", { type: "checkbox", name: "secret", value: s.name, checked: chosen.has(s.name) }), " ", s.name)));
@@ -81,7 +81,7 @@ export function deployView(root, [ns, name], ctx) {
     if (editing) {
       try {
         const fn = await api.fn(name, ns);
-        fill(fn);
+        fillForm(fn);
         chosen = new Set(fn.secrets || []);
       } catch (e) {
         msg(status, "error", e.status === 404 ? `${name} is not deployed in ${ns}.` : e.message);
@@ -90,7 +90,7 @@ export function deployView(root, [ns, name], ctx) {
     loadSecrets();
   }
 
-  function fill(fn) {
+  function fillForm(fn) {
     const labels = { ...(fn.labels || {}) };
     f.min.value = take(labels, scaleLabels.min);
     f.max.value = take(labels, scaleLabels.max);

@@ -4,7 +4,7 @@
 // script URL.
 
 const safeAttrs = new Set(["class", "id", "for", "type", "name", "value", "placeholder", "role",
-  "aria-label", "aria-live", "aria-busy", "aria-current", "aria-expanded", "title", "min", "max", "step",
+  "aria-label", "aria-labelledby", "aria-describedby", "aria-live", "aria-busy", "aria-current", "aria-expanded", "title", "min", "max", "step",
   "rows", "cols", "autocomplete", "spellcheck", "required", "disabled", "checked", "selected",
   "multiple", "accept", "colspan", "scope", "tabindex", "data-label", "hidden", "open", "inputmode",
   "enterkeyhint", "method", "action"]);
@@ -49,6 +49,20 @@ function append(el, children) {
     else if (c instanceof Node) el.appendChild(c);
     else el.appendChild(document.createTextNode(String(c)));
   }
+}
+
+// add appends children to el, as h takes them.
+export function add(el, ...children) {
+  append(el, children);
+  return el;
+}
+
+// fill replaces el's children with children, as h takes them (null and
+// false are skipped, strings become text).
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
 }
 
 // text sets el's text when it changed (no layout work otherwise).

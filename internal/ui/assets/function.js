@@ -2,7 +2,7 @@
 // spec, the last hour's chart, logs with follow, the invoke panel and
 // delete with a confirmation.
 
-import { h, text, msg, fmtBytes, fmtTime, pairsText } from "./dom.js";
+import { h, add, text, msg, fmtBytes, fmtTime, pairsText } from "./dom.js";
 import { api, q, logs } from "./api.js";
 import { stateText, pollMs } from "./functions.js";
 import { chart } from "./chart.js";
@@ -57,7 +57,7 @@ export function functionView(root, [ns, name], ctx) {
   const raw = h("pre", { class: "raw" });
   const chartBox = h("div", { class: "chart", id: "chart" });
 
-  root.append(
+  add(root, 
     h("p", { class: "crumbs" }, h("a", { href: "#/functions" }, "Functions"), " / ", ns),
     h("div", { class: "head" }, h("h1", null, name), state, replicas),
     status,

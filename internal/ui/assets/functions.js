@@ -1,7 +1,7 @@
 // functions.js: the functions of the current namespace, refreshed every
 // 2 s in place (no reload; rows keep focus).
 
-import { h, text, keyed, msg, fmtBytes } from "./dom.js";
+import { h, add, text, keyed, msg, fmtBytes } from "./dom.js";
 import { api, q } from "./api.js";
 
 export const pollMs = 2000;
@@ -22,7 +22,7 @@ export function functionsView(root, _params, ctx) {
   const tbody = h("tbody");
   const empty = h("p", { class: "empty", hidden: true }, "No functions in this namespace yet. ",
     h("a", { href: "#/deploy" }, "Deploy one"), ".");
-  root.append(
+  add(root, 
     h("div", { class: "head" }, h("h1", null, "Functions ", count), h("a", { class: "button", href: "#/deploy" }, "Deploy a function")),
     status,
     h("div", { class: "scroll" }, h("table", { class: "list fns", id: "functions" },

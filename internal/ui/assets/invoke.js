@@ -3,7 +3,7 @@
 // body as text and the time taken; or queue the call on
 // /async-function/... and show its X-Call-Id.
 
-import { h, msg, field } from "./dom.js";
+import { h, fill, msg, field } from "./dom.js";
 import { q } from "./api.js";
 
 const methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
@@ -66,7 +66,7 @@ export function invokePanel(name, ns) {
     let textBody = new TextDecoder().decode(bytes > maxShown ? buf.slice(0, maxShown) : buf);
     if (bytes > maxShown) textBody += `\n… (${bytes - maxShown} more bytes not shown)`;
     const callId = r.headers.get("X-Call-Id");
-    result.replaceChildren(
+    fill(result,
       h("p", { class: "summary" },
         h("strong", { id: "inv-status", class: r.ok ? "ok" : "bad" }, `${r.status} ${r.statusText}`),
         ` in `, h("span", { id: "inv-time" }, ms < 1000 ? ms.toFixed(1) + " ms" : (ms / 1000).toFixed(2) + " s"),

@@ -1,7 +1,7 @@
 // queue.js: the queue of asynchronous invocations: totals and per function,
 // and the dead letters, of which a selection can be redriven or purged.
 
-import { h, text, keyed, msg, fmtTime } from "./dom.js";
+import { h, add, text, keyed, msg, fmtTime } from "./dom.js";
 import { api, q } from "./api.js";
 import { pollMs } from "./functions.js";
 
@@ -43,7 +43,7 @@ export function queueView(root) {
     load();
   }
 
-  root.append(
+  add(root, 
     h("h1", null, "Queue"), status, totals,
     h("h2", null, "Per function"),
     h("div", { class: "scroll" }, h("table", { class: "list", id: "q-functions" },
