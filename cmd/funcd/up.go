@@ -199,7 +199,15 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		Invocations: m, Usage: prov,
 		Queue: q, ServedBy: servedBy, Validate: validateDeployment, Images: prov, MaxImageSize: cfg.MaxImageSize,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})}, log.With("component", "gateway"))
-	web, err := ui.New(ui.Config{Sessions: sessions, Log: log.With("component", "ui")})
+	// The web UI: its hour of history is sampled from the metrics each
+	// minute, by a goroutine that ends before the metrics' users do.
+	history := ui.NewHistory(m)
+	hctx, stopHistory := context.WithCancel(context.Background())
+	historyDone := make(chan struct{})
+	go func() { defer close(historyDone); _ = history.Run(hctx) }()
+	defer func() { stopHistory(); <-historyDone }()
+	web, err := ui.New(ui.Config{Sessions: sessions, Functions: gw, Totals: m, Failures: failures{prov}, History: history,
+		Log: log.With("component", "ui")})
 	if err != nil {
 		return err
 	}
@@ -394,6 +402,14 @@ func (f functionLookup) Function(name, ns string) (labels, annotations map[strin
 		return nil, nil, false
 	}
 	return st.Labels, st.Annotations, true
+}
+
+// failures adapts the provider to the web UI's interface.
+type failures struct{ p *provider.Provider }
+
+func (f failures) LastFailure(name, ns string) (ui.Failure, bool) {
+	last, ok := f.p.LastFailure(name, ns)
+	return ui.Failure(last), ok
 }
 
 // resolver adapts the provider to the proxy's interface.

@@ -40,12 +40,15 @@ type stamp struct {
 const recheck = time.Second
 
 // NewStore creates the credentials in dir as Ensure does and returns a
-// store that follows them.
+// store that follows them. log (nil: none) hears of changes.
 func NewStore(dir string, log *slog.Logger) (*Store, error) {
 	return newStore(dir, log, time.Now)
 }
 
 func newStore(dir string, log *slog.Logger, now func() time.Time) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	c, err := Ensure(dir)
 	if err != nil {
 		return nil, err

@@ -52,12 +52,12 @@ func (l *limiter) wait(client string, now time.Time) time.Duration {
 func (l *limiter) failed(client string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	k := l.key(client)
-	f := l.clients[k]
+	f := l.clients[client]
 	if f == nil {
 		if len(l.clients) >= maxClients {
 			l.forget(now)
 		}
+		k := client
 		if len(l.clients) >= maxClients {
 			k = "" // full of recent failures: the newcomers share one count
 		}

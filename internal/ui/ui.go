@@ -41,8 +41,12 @@ type Handler struct {
 
 // Config describes the UI's sources of data.
 type Config struct {
-	Sessions *Sessions
-	Log      *slog.Logger
+	Sessions  *Sessions
+	Functions Functions // serves /ui/api/functions and /history when set
+	Totals    Totals    // fills cold starts and errors when set
+	Failures  Failures  // fills state failing and the last error when set
+	History   *History  // serves /ui/api/history's points when set
+	Log       *slog.Logger
 	// Assets replaces the embedded page set (tests).
 	Assets fs.FS
 }
@@ -87,15 +91,6 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.Handle("/ui/api/", cop.Handler(h.sessions.Require(h.apiRoutes())))
 	h.mux.HandleFunc("/ui/", h.page)
 	return h, nil
-}
-
-// apiRoutes are the data endpoints; Require guards them all.
-func (h *Handler) apiRoutes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/ui/api/", func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "no such UI endpoint: "+r.URL.Path, http.StatusNotFound)
-	})
-	return mux
 }
 
 // ServeHTTP sets the headers every answer carries, then routes.
