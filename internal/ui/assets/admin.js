@@ -74,7 +74,10 @@ export function namespacesView(root, _params, ctx) {
 
   function item(ns) {
     const confirm = h("span", { class: "confirm", hidden: true }, "Delete " + ns + "? ",
-      h("button", { type: "button", class: "danger", onclick: () => act(() => api.deleteNamespace(ns), `Namespace ${ns} deleted.`) }, "Yes, delete"),
+      h("button", { type: "button", class: "danger", onclick: () => act(async () => {
+        await api.deleteNamespace(ns);
+        if (ctx.ns === ns) ctx.setNamespace("openfaas-fn");
+      }, `Namespace ${ns} deleted.`) }, "Yes, delete"),
       h("button", { type: "button", onclick: () => { confirm.hidden = true; } }, "Cancel"));
     const isDefault = ns === "openfaas-fn";
     return h("li", null, h("span", { class: "name" }, ns),
