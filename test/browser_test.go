@@ -116,12 +116,29 @@ func (b *browser) until(what, fn string, args ...any) string {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.PollFunction[any](fn,
-		chromedp.WithPollingArgs(args...), chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(stepTimeout)))
+	var v any
+	var err error
+	for {
+		v, err = chromedp.Run(ctx, chromedp.PollFunction[any](fn,
+			chromedp.WithPollingArgs(args...), chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(stepTimeout)))
+		// A navigation (a form posted, a redirect) ends the poll with the
+		// document it ran in: poll again in the new one.
+		if err == nil || ctx.Err() != nil || !navigated(err) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err != nil {
 		b.t.Fatalf("browser: waiting for %s: %v (at %s; page says %q)", what, err, b.location(), b.mainText())
 	}
 	return fmt.Sprint(v)
+}
+
+// navigated reports whether err says the page's document went away.
+func navigated(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "navigated or closed") || strings.Contains(msg, "context was destroyed") ||
+		strings.Contains(msg, "Cannot find context")
 }
 
 // untilText waits until the element sel's text contains want.
