@@ -170,6 +170,7 @@ func (b *browser) text(sel string) string {
 // (input and change events fire).
 func (b *browser) set(id, value string) {
 	b.t.Helper()
+	b.until("#"+id+" to fill", `(id) => { const e = document.getElementById(id); return e && !e.closest("[hidden]"); }`, id)
 	b.do("fill #"+id, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`((id, v) => {
 		const e = document.getElementById(id);
 		if (!e) throw new Error("no element #" + id);

@@ -55,7 +55,6 @@ func TestUI(t *testing.T) {
 	// The right password: the functions page, empty.
 	b.do("log in",
 		chromedp.WaitVisible(chromedp.ID("user")),
-		chromedp.SetValue(chromedp.ID("user"), ""),
 		chromedp.SendKeys(chromedp.ID("user"), user),
 		chromedp.SendKeys(chromedp.ID("password"), pass),
 		chromedp.Click(chromedp.ID("submit")))
@@ -222,8 +221,8 @@ func TestUI(t *testing.T) {
 	b.untilText("#namespaces", "ui-team")
 	b.untilText("#ns", "ui-team")
 	b.screenshot("namespaces")
-	b.click("#namespaces li:last-child button.danger")
-	b.click("#namespaces li:last-child .confirm button.danger")
+	b.click(`#namespaces button[aria-label="Delete namespace ui-team"]`)
+	b.click(`#namespaces button[aria-label="Yes, delete namespace ui-team"]`)
 	b.untilText("#n-status", "Namespace ui-team deleted.")
 	b.until("ui-team gone", `() => !document.getElementById("namespaces").textContent.includes("ui-team")`)
 

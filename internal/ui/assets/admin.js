@@ -29,12 +29,12 @@ export function secretsView(root, _params, ctx) {
     } }, val, h("button", { type: "submit" }, "Save"),
     h("button", { type: "button", onclick: () => { edit.hidden = true; } }, "Cancel"));
     const confirm = h("span", { class: "confirm", hidden: true }, "Delete " + sname + "? ",
-      h("button", { type: "button", class: "danger", onclick: () => act(() => api.deleteSecret(ns, sname), `Secret ${sname} deleted.`) }, "Yes, delete"),
+      h("button", { type: "button", class: "danger", "aria-label": "Yes, delete secret " + sname, onclick: () => act(() => api.deleteSecret(ns, sname), `Secret ${sname} deleted.`) }, "Yes, delete"),
       h("button", { type: "button", onclick: () => { confirm.hidden = true; } }, "Cancel"));
     return h("li", null, h("span", { class: "name" }, sname),
       h("span", { class: "buttons" },
-        h("button", { type: "button", onclick: () => { edit.hidden = false; val.focus(); } }, "Update…"),
-        h("button", { type: "button", class: "danger", onclick: () => { confirm.hidden = false; } }, "Delete…")),
+        h("button", { type: "button", "aria-label": "Update secret " + sname, onclick: () => { edit.hidden = false; val.focus(); } }, "Update…"),
+        h("button", { type: "button", class: "danger", "aria-label": "Delete secret " + sname, onclick: () => { confirm.hidden = false; } }, "Delete…")),
       edit, confirm);
   }
 
@@ -74,7 +74,7 @@ export function namespacesView(root, _params, ctx) {
 
   function item(ns) {
     const confirm = h("span", { class: "confirm", hidden: true }, "Delete " + ns + "? ",
-      h("button", { type: "button", class: "danger", onclick: () => act(async () => {
+      h("button", { type: "button", class: "danger", "aria-label": "Yes, delete namespace " + ns, onclick: () => act(async () => {
         await api.deleteNamespace(ns);
         if (ctx.ns === ns) ctx.setNamespace("openfaas-fn");
       }, `Namespace ${ns} deleted.`) }, "Yes, delete"),
@@ -84,7 +84,7 @@ export function namespacesView(root, _params, ctx) {
       h("span", { class: "buttons" },
         h("button", { type: "button", onclick: () => { ctx.setNamespace(ns); location.hash = "#/functions"; } }, "Open"),
         isDefault ? h("span", { class: "hint" }, "default") :
-          h("button", { type: "button", class: "danger", onclick: () => { confirm.hidden = false; } }, "Delete…")),
+          h("button", { type: "button", class: "danger", "aria-label": "Delete namespace " + ns, onclick: () => { confirm.hidden = false; } }, "Delete…")),
       confirm);
   }
 
