@@ -172,10 +172,21 @@ func uiLogin(ctx context.Context, t *target) error {
 		chromedp.SendKeys(chromedp.ID("user"), cred[0]),
 		chromedp.SendKeys(chromedp.ID("password"), cred[1]),
 		chromedp.Click(chromedp.ID("submit")),
-		chromedp.WaitVisible(chromedp.ID("functions")),
 	)
 	if err != nil {
 		return fmt.Errorf("log in to the UI: %w", err)
+	}
+	// The form's answer is a redirect to the page: wait for it there (a
+	// wait begun in the login page's document may end with it).
+	for {
+		err = chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID("functions")))
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("log in to the UI: the functions page did not show: %w", err)
 	}
 	return nil
 }
