@@ -122,7 +122,8 @@ func validNext(next string) bool {
 			return false
 		}
 	}
-	return true
+	_, err := url.Parse(next)
+	return err == nil
 }
 
 // loginURL is the login form that comes back to r's page afterwards.
