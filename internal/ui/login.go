@@ -46,8 +46,10 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Internal Server Error: see the funcd log for details", http.StatusInternalServerError)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: token, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	for _, p := range CookiePaths {
+		http.SetCookie(w, &http.Cookie{Name: CookieName, Value: token, Path: p, HttpOnly: true,
+			SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	}
 	next := r.PostForm.Get("next")
 	if !validNext(next) {
 		next = "/ui/"
@@ -95,9 +97,17 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 func clearCookie(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	for _, p := range CookiePaths {
+		http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: p, MaxAge: -1, HttpOnly: true,
+			SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	}
 }
+
+// CookiePaths are where the browser sends the session cookie: the UI and
+// the API it calls, never /function/: a function would get the admin's
+// session with every invocation the UI's invoke panel makes, and could
+// use it.
+var CookiePaths = []string{"/ui/", "/system/"}
 
 // validNext reports whether next may be where a login goes: a path of
 // this site under /ui/, so that a link to the login form cannot send the
@@ -122,7 +132,8 @@ func validNext(next string) bool {
 			return false
 		}
 	}
-	return true
+	_, err := url.Parse(next)
+	return err == nil
 }
 
 // loginURL is the login form that comes back to r's page afterwards.

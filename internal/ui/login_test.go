@@ -48,17 +48,22 @@ func TestCookieAttributes(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			set := resp.Header.Get("Set-Cookie")
-			for _, want := range []string{CookieName + "=", "Path=/", "HttpOnly", "SameSite=Strict"} {
-				if !strings.Contains(set, want) {
-					t.Errorf("Set-Cookie = %q, want %s", set, want)
+			sets := resp.Header.Values("Set-Cookie")
+			if len(sets) != 2 {
+				t.Fatalf("Set-Cookie = %q, want two: for /ui/ and /system/", sets)
+			}
+			for i, set := range sets {
+				for _, want := range []string{CookieName + "=", "Path=" + CookiePaths[i] + ";", "HttpOnly", "SameSite=Strict"} {
+					if !strings.Contains(set, want) {
+						t.Errorf("Set-Cookie = %q, want %s", set, want)
+					}
 				}
-			}
-			if got := strings.Contains(set, "Secure"); got != tls {
-				t.Errorf("Set-Cookie = %q: Secure %v, want %v", set, got, tls)
-			}
-			if strings.Contains(set, "Max-Age") || strings.Contains(set, "Expires") {
-				t.Errorf("Set-Cookie = %q, want a cookie for the browser's session only", set)
+				if got := strings.Contains(set, "Secure"); got != tls {
+					t.Errorf("Set-Cookie = %q: Secure %v, want %v", set, got, tls)
+				}
+				if strings.Contains(set, "Max-Age") || strings.Contains(set, "Expires") {
+					t.Errorf("Set-Cookie = %q, want a cookie for the browser's session only", set)
+				}
 			}
 		})
 	}
@@ -106,7 +111,7 @@ func TestLoginCrossOrigin(t *testing.T) {
 		}
 	}
 	resp := e.login("admin", testPassword, "", map[string]string{"Sec-Fetch-Site": "same-origin"})
-	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 {
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != len(CookiePaths) {
 		t.Errorf("same-origin login = %d, want 303 with a cookie", resp.StatusCode)
 	}
 }
@@ -148,7 +153,7 @@ func TestLoginRateLimit(t *testing.T) {
 		t.Errorf("the try after that = %d, want 429", resp.StatusCode)
 	}
 	e.clock.add(failureDelay)
-	if resp := e.login("admin", testPassword, "", a); resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 {
+	if resp := e.login("admin", testPassword, "", a); resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != len(CookiePaths) {
 		t.Fatalf("right password after the wait = %d, want 303 with a session", resp.StatusCode)
 	}
 	// The success reset the count: five free failures again.
@@ -231,5 +236,14 @@ func TestBrowserFlow(t *testing.T) {
 	resp.Body.Close()
 	if resp.Request.URL.Path != "/ui/" || !strings.Contains(string(b), "<html") {
 		t.Fatalf("after login at %s: %.80s", resp.Request.URL, b)
+	}
+	// The browser sends the session to the UI and the API, never to a
+	// function, which could use it.
+	for path, want := range map[string]bool{"/ui/api/session": true, "/system/functions": true, "/function/echo": false,
+		"/async-function/echo": false, "/": false, "/healthz": false} {
+		u, _ := url.Parse(srv.URL + path)
+		if got := len(jar.Cookies(u)) == 1; got != want {
+			t.Errorf("cookie sent to %s: %v, want %v", path, got, want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package ui
 import (
 	"os"
 	"testing"
+	"time"
 
 	"github.com/funcd/funcd/internal/api"
 )
@@ -29,3 +30,6 @@ func (f fakeFunctions) Functions(ns string) []api.FunctionStatus {
 	}
 	return out
 }
+
+// timeAt is a minute's start plus s seconds.
+func timeAt(s int) time.Time { return time.Date(2026, 12, 2, 20, 0, s, 0, time.UTC) }

@@ -170,7 +170,7 @@ func TestLoginAndSession(t *testing.T) {
 	}{
 		{"cookie and header", map[string]string{"Cookie": cookie, CSRFHeader: csrf}, 200},
 		{"cookie without header", map[string]string{"Cookie": cookie}, 403},
-		{"cookie with wrong header", map[string]string{"Cookie": cookie, CSRFHeader: csrf[:len(csrf)-1] + "A"}, 403},
+		{"cookie with wrong header", map[string]string{"Cookie": cookie, CSRFHeader: otherToken(csrf)}, 403},
 		{"header without cookie", map[string]string{CSRFHeader: csrf}, 401},
 		{"nothing", nil, 401},
 		{"basic", map[string]string{"Authorization": basicHeader("admin", testPassword)}, 200},
@@ -189,4 +189,13 @@ func basicHeader(user, pass string) string {
 	r, _ := http.NewRequest(http.MethodGet, "/", nil)
 	r.SetBasicAuth(user, pass)
 	return r.Header.Get("Authorization")
+}
+
+// otherToken is tok with its last character changed.
+func otherToken(tok string) string {
+	last := "A"
+	if strings.HasSuffix(tok, "A") {
+		last = "B"
+	}
+	return tok[:len(tok)-1] + last
 }
