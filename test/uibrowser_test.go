@@ -20,6 +20,8 @@ const (
 	xssLog   = `<img src=x onerror=alert(1)>`
 	xssLabel = `<script>alert(2)</script>`
 	xssBody  = `<img src=x onerror=alert(3)>`
+	// secretValue is raw markup too: /file answers it as it is.
+	secretValue = `s3cret <img src=x onerror=alert(4)>`
 )
 
 // TestUI drives the built-in UI in headless chromium against a real funcd
@@ -64,11 +66,11 @@ func TestUI(t *testing.T) {
 	// A secret, created in the page; its value is never shown again.
 	b.open("#/secrets")
 	b.set("s-name", "api-key")
-	b.set("s-value", "s3cret-value")
+	b.set("s-value", secretValue)
 	b.click("#s-create")
 	b.untilText("#s-status", "Secret api-key created.")
 	b.untilText("#secrets", "api-key")
-	if body := b.text("main"); strings.Contains(body, "s3cret-value") {
+	if body := b.text("main"); strings.Contains(body, "s3cret") {
 		t.Errorf("the secrets page shows a secret's value: %q", body)
 	}
 	b.screenshot("secrets")
@@ -99,15 +101,15 @@ func TestUI(t *testing.T) {
 		t.Errorf("deployed from the form: %+v, %v", st, err)
 	}
 
-	// Invoke: read a file the secret put in place, then the echo of a body
-	// holding markup. Neither the session cookie nor the CSRF token may
-	// reach the function.
+	// Invoke: read the file the secret put in place (markup, answered raw:
+	// shown as text), then the echo of a body. Neither the session cookie
+	// nor the CSRF token may reach the function.
 	b.set("inv-path", "/file")
 	b.set("inv-query", "path=/var/openfaas/secrets/api-key")
 	b.click("#inv-send")
 	b.untilText("#inv-status", "200")
-	if got := b.text("#inv-body-out"); got != "s3cret-value" {
-		t.Errorf("invoke /file shows %q, want the secret's value", got)
+	if got := b.text("#inv-body-out"); got != secretValue {
+		t.Errorf("invoke /file shows %q, want the secret's value %q", got, secretValue)
 	}
 	b.set("inv-method", "POST")
 	b.set("inv-path", "/echo")
@@ -115,7 +117,7 @@ func TestUI(t *testing.T) {
 	b.set("inv-headers", "X-Test: ui")
 	b.set("inv-body", xssBody)
 	b.click("#inv-send")
-	b.untilText("#inv-body-out", xssBody)
+	b.untilText("#inv-body-out", `"method":"POST"`) // JSON: its < and > escaped
 	var echoed echoReply
 	if err := json.Unmarshal([]byte(b.text("#inv-body-out")), &echoed); err != nil {
 		t.Fatalf("echo answer %q: %v", b.text("#inv-body-out"), err)
