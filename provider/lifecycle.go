@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -19,13 +20,16 @@ import (
 func (p *Provider) startReplica(ctx context.Context, f *function, rec record) (*replica, error) {
 	r, err := p.prepareReplica(ctx, rec)
 	if err != nil {
+		f.failed(err)
 		return nil, err
 	}
 	exited, err := p.boot(ctx, r)
 	if err != nil {
+		f.failed(err)
 		p.release(r)
 		return nil, err
 	}
+	f.started()
 	p.supervise(f, r, exited, 0)
 	return r, nil
 }
@@ -195,6 +199,7 @@ func (p *Provider) superviseLoop(ctx context.Context, f *function, r *replica, e
 					continue
 				}
 				failures++
+				f.failed(err)
 				p.log.Error("restart replica", "replica", r.id, "attempt", failures, "err", err)
 				if !p.remake(ctx, f, r) {
 					return // given up; a fresh replica takes its place
@@ -202,6 +207,7 @@ func (p *Provider) superviseLoop(ctx context.Context, f *function, r *replica, e
 				continue
 			}
 			started = time.Now()
+			f.started()
 			p.track(f, r)
 			f.publish()
 			p.log.Info("replica restarted", "replica", r.id, "pid", r.pid.Load())
@@ -224,6 +230,7 @@ func (p *Provider) superviseLoop(ctx context.Context, f *function, r *replica, e
 				failures = 0
 			}
 			failures++
+			f.failed(fmt.Errorf("replica %s exited with code %d", r.id, e.Code))
 			p.log.Warn("replica exited; restarting", "replica", r.id, "code", e.Code, "in", backoff.Delay(failures))
 		}
 	}

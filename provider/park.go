@@ -68,10 +68,12 @@ func (p *Provider) unpark(ctx context.Context, f *function, n int) []*replica {
 				return
 			}
 			if err != nil {
+				f.failed(err)
 				p.log.Warn("parked replica did not start; creating a new one", "replica", r.id, "err", err)
 				p.release(r)
 				return
 			}
+			f.started()
 			p.supervise(f, r, exited, 0)
 			ok[i] = true
 		}()

@@ -168,6 +168,8 @@ type function struct {
 
 	costMu sync.Mutex // guards cost and its replicas' cost (usage.go)
 	cost   functionCost
+
+	failure atomic.Pointer[Failure] // the last failure of a replica (failure.go)
 }
 
 func (f *function) snapshot() (record, []*replica) {

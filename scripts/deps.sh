@@ -5,8 +5,10 @@
 #   test:    runtime + a registry and an MQTT client for the end-to-end tests,
 #            qemu-user for the arm64/arm unit tests, file, the shell linter,
 #            debootstrap and systemd-nspawn for test/systemd, and prometheus
-#            (with promtool) for the metrics tests
-#   bench:   test + wrk, the load generator of test/bench
+#            (with promtool) for the metrics tests, and chromium for the
+#            web UI's browser tests
+#   bench:   test + wrk, the load generator of test/bench (its ui section
+#            uses chromium too)
 # Installing never starts a daemon (prometheus's package would start one on
 # :9090): apt runs under a policy-rc.d that forbids it, and the services of
 # the test-only packages it installs are disabled at boot too (the tests
@@ -14,7 +16,7 @@
 set -eu
 
 want="containerd runc containernetworking-plugins iptables iproute2 ca-certificates curl"
-testing="docker-registry mosquitto-clients qemu-user-static file shellcheck debootstrap systemd-container prometheus"
+testing="docker-registry mosquitto-clients qemu-user-static file shellcheck debootstrap systemd-container prometheus chromium"
 # Packages whose daemon nothing here wants running (tests start their own).
 test_daemons="prometheus"
 case "${1:-runtime}" in

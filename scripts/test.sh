@@ -59,6 +59,10 @@ go test -run '^$' -fuzz FuzzOpenArchive -fuzztime 50000x ./internal/gateway
 go test -run '^$' -fuzz FuzzParse -fuzztime 50000x ./internal/cgroups
 go test -run '^$' -fuzz FuzzParseLdd -fuzztime 50000x ./internal/imagebuild
 go test -run '^$' -fuzz FuzzLoad -fuzztime 10000x ./internal/compose
+go test -run '^$' -fuzz FuzzValidNext -fuzztime 50000x ./internal/ui
+go test -run '^$' -fuzz FuzzParseToken -fuzztime 50000x ./internal/ui
+go test -run '^$' -fuzz FuzzLogin -fuzztime 20000x ./internal/ui
+go test -run '^$' -fuzz FuzzParseSent -fuzztime 20000x ./internal/stack
 
 echo "== release build (make dist): tarballs, static binaries, SHA256SUMS"
 VERSION=v0.0.0-ci scripts/dist.sh

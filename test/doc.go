@@ -64,7 +64,10 @@
 // containerd, containerd-shim-runc-v2, runc, docker-registry, ip, iptables
 // or the CNI plugins (/usr/lib/cni or /opt/cni/bin) are missing, with
 // -short, or with FUNCD_E2E=0. TestTriggers also needs mosquitto_pub
-// (mosquitto-clients; scripts/deps.sh test installs it) and fails without.
+// (mosquitto-clients; scripts/deps.sh test installs it) and fails without;
+// TestUI needs Debian's chromium likewise. TestUI saves a screenshot of
+// each page it visits: `go test -artifacts -outputdir DIR -run TestUI`
+// keeps them under DIR.
 //
 // # Cleanup
 //

@@ -34,6 +34,7 @@ import (
 	"github.com/funcd/funcd/internal/queue"
 	"github.com/funcd/funcd/internal/secrets"
 	"github.com/funcd/funcd/internal/trigger"
+	"github.com/funcd/funcd/internal/ui"
 	"github.com/funcd/funcd/provider"
 	"github.com/funcd/funcd/proxy"
 )
@@ -69,10 +70,11 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		return err
 	}
 	defer disown()
-	creds, err := basicauth.Ensure(filepath.Join(cfg.StateDir, "secrets"))
+	creds, err := basicauth.NewStore(filepath.Join(cfg.StateDir, "secrets"), log.With("component", "auth"))
 	if err != nil {
 		return err
 	}
+	sessions := ui.NewSessions(creds)
 
 	// One collector reads every task's output into its log file; tasks
 	// started by an earlier funcd are read on from where their FIFOs are.
@@ -191,11 +193,24 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		<-triggersDone
 	}()
 
-	gw := gateway.New(prov, invoke, gateway.Config{Credentials: creds, Services: servicesOrNil(svcs), Version: release, Secrets: secretStore, SecretUsers: prov,
+	gw := gateway.New(prov, invoke, gateway.Config{Auth: sessions.Require, Services: servicesOrNil(svcs), Version: release, Secrets: secretStore, SecretUsers: prov,
 		Logs: logs.NewStore(filepath.Join(cfg.StateDir, "logs")), Namespaces: prov,
 		Invocations: m, Usage: prov,
 		Queue: q, ServedBy: servedBy, Validate: validateDeployment, Images: prov, MaxImageSize: cfg.MaxImageSize,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})}, log.With("component", "gateway"))
+	// The web UI: its hour of history is sampled from the metrics each
+	// minute, by a goroutine that ends before the metrics' users do.
+	history := ui.NewHistory(m)
+	hctx, stopHistory := context.WithCancel(context.Background())
+	historyDone := make(chan struct{})
+	go func() { defer close(historyDone); _ = history.Run(hctx) }()
+	defer func() { stopHistory(); <-historyDone }()
+	web, err := ui.New(ui.Config{Sessions: sessions, Functions: gw, Totals: m, Failures: failures{prov}, History: history,
+		Log: log.With("component", "ui")})
+	if err != nil {
+		return err
+	}
+	gw.MountUI(web)
 
 	// The listening sockets outlive funcd in systemd's store (fdstore.go):
 	// connections made while it restarts wait in the backlog.
@@ -386,6 +401,14 @@ func (f functionLookup) Function(name, ns string) (labels, annotations map[strin
 		return nil, nil, false
 	}
 	return st.Labels, st.Annotations, true
+}
+
+// failures adapts the provider to the web UI's interface.
+type failures struct{ p *provider.Provider }
+
+func (f failures) LastFailure(name, ns string) (ui.Failure, bool) {
+	last, ok := f.p.LastFailure(name, ns)
+	return ui.Failure(last), ok
 }
 
 // resolver adapts the provider to the proxy's interface.

@@ -87,24 +87,37 @@ func randomPassword() (string, error) {
 // Require wraps next so that it runs only for requests carrying c. Others
 // get 401 with the WWW-Authenticate header browsers need to prompt.
 func Require(c Credentials, next http.Handler) http.Handler {
-	wantUser := sha256.Sum256([]byte(c.User))
-	wantPass := sha256.Sum256([]byte(c.Password))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, pass, ok := r.BasicAuth()
-		gotUser := sha256.Sum256([]byte(user))
-		gotPass := sha256.Sum256([]byte(pass))
-		// Hashing first makes the comparison constant-time whatever the
-		// lengths; both halves are always compared.
-		match := subtle.ConstantTimeCompare(gotUser[:], wantUser[:]) & subtle.ConstantTimeCompare(gotPass[:], wantPass[:])
-		if !ok || match != 1 {
-			w.Header().Set("WWW-Authenticate", `Basic realm="Restricted"`)
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte("invalid credentials"))
+		if !Valid(c, r) {
+			Deny(w)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// Valid reports whether r carries c as HTTP Basic credentials.
+func Valid(c Credentials, r *http.Request) bool {
+	user, pass, ok := r.BasicAuth()
+	return ok && c.Match(user, pass)
+}
+
+// Match reports whether user and password are c's, in constant time:
+// hashing first makes the comparison the same whatever the lengths, and
+// both halves are always compared.
+func (c Credentials) Match(user, password string) bool {
+	wantUser, wantPass := sha256.Sum256([]byte(c.User)), sha256.Sum256([]byte(c.Password))
+	gotUser, gotPass := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(password))
+	return subtle.ConstantTimeCompare(gotUser[:], wantUser[:])&subtle.ConstantTimeCompare(gotPass[:], wantPass[:]) == 1
+}
+
+// Deny answers 401 with the WWW-Authenticate header browsers need to
+// prompt.
+func Deny(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Basic realm="Restricted"`)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusUnauthorized)
+	_, _ = w.Write([]byte("invalid credentials"))
 }
 
 // EnsurePassword returns the password kept in the file at path, creating

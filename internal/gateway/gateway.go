@@ -49,6 +49,9 @@ type Functions interface {
 // Config describes the gateway.
 type Config struct {
 	Credentials basicauth.Credentials
+	// Auth, when set, guards /system instead of Basic auth with
+	// Credentials (the web UI's sessions accept either; see internal/ui).
+	Auth        func(http.Handler) http.Handler
 	Version     api.VersionInfo
 	Secrets     Secrets      // serves /system/secrets when set
 	SecretUsers SecretUsers  // refuses to delete secrets functions use
@@ -90,7 +93,11 @@ func New(fns Functions, invoke http.Handler, cfg Config, log *slog.Logger) *Gate
 		http.Error(w, fmt.Sprintf("cross-origin request refused: %s %s from %q; the admin API takes requests only from this gateway's own pages and from non-browser clients",
 			r.Method, r.URL.Path, r.Header.Get("Origin")), http.StatusForbidden)
 	}))
-	auth := func(h http.HandlerFunc) http.Handler { return csrf.Handler(basicauth.Require(cfg.Credentials, h)) }
+	guard := cfg.Auth
+	if guard == nil {
+		guard = func(h http.Handler) http.Handler { return basicauth.Require(cfg.Credentials, h) }
+	}
+	auth := func(h http.HandlerFunc) http.Handler { return csrf.Handler(guard(h)) }
 
 	g.mux.Handle("GET /system/functions", auth(g.list))
 	g.mux.Handle("POST /system/functions", auth(g.deploy))
@@ -124,6 +131,13 @@ func New(fns Functions, invoke http.Handler, cfg Config, log *slog.Logger) *Gate
 		g.mux.Handle("GET /metrics", cfg.Metrics) // open, as OpenFaaS's: scrapers carry no credentials
 	}
 	return g
+}
+
+// MountUI serves the web UI: GET / and everything under /ui/ go to ui,
+// which guards its own pages (see internal/ui).
+func (g *Gateway) MountUI(ui http.Handler) {
+	g.mux.Handle("GET /{$}", ui)
+	g.mux.Handle("/ui/", ui)
 }
 
 // ServeHTTP sends invocations straight to the proxy (the hot path skips
@@ -165,13 +179,20 @@ func (g *Gateway) readyz(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (g *Gateway) list(w http.ResponseWriter, r *http.Request) {
-	ns := namespace(r.URL.Query().Get("namespace"))
+	writeJSON(w, http.StatusOK, g.Functions(r.URL.Query().Get("namespace")))
+}
+
+// Functions returns the functions of namespace ns (the default when
+// empty) as GET /system/functions answers them: with invocation counts
+// and usage, never nil.
+func (g *Gateway) Functions(ns string) []api.FunctionStatus {
+	ns = namespace(ns)
 	fns := g.fns.List(ns)
 	if fns == nil {
 		fns = []api.FunctionStatus{} // "[]", never null: faas-cli login relies on it
 	}
 	g.addUsage(fns, ns)
-	writeJSON(w, http.StatusOK, fns)
+	return fns
 }
 
 func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {

@@ -34,6 +34,9 @@ type Metrics struct {
 	// and no allocation. It is copied on write: new keys are rare.
 	calls   atomic.Pointer[map[callKey]call]
 	callsMu sync.Mutex // serialises writers of calls
+
+	coldMu sync.Mutex
+	colds  map[string]uint64 // cold starts by "NAME.NS", for Totals
 }
 
 type callKey struct {
@@ -114,6 +117,12 @@ func (m *Metrics) newCall(k callKey) call {
 // ColdStart records that fn ("NAME.NS") waited d for a ready replica.
 func (m *Metrics) ColdStart(fn string, d time.Duration) {
 	m.coldStart.WithLabelValues(fn).Observe(d.Seconds())
+	m.coldMu.Lock()
+	if m.colds == nil {
+		m.colds = map[string]uint64{}
+	}
+	m.colds[fn]++
+	m.coldMu.Unlock()
 }
 
 // ScaleEvent records a change of fn's replica count; direction is "up" or

@@ -181,3 +181,33 @@ func TestNamesFollowConventions(t *testing.T) {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 	}
 }
+
+func TestTotals(t *testing.T) {
+	m := New(prometheus.NewRegistry())
+	m.Invocation("figlet", "openfaas-fn", 200, 20*time.Millisecond)
+	m.Invocation("figlet", "openfaas-fn", 200, 30*time.Millisecond)
+	m.Invocation("figlet", "openfaas-fn", 502, time.Second)
+	m.Invocation("figlet", "openfaas-fn", 404, time.Millisecond)
+	m.Invocation("env", "dev", 200, time.Millisecond)
+	m.ColdStart("figlet.openfaas-fn", time.Second)
+	m.ColdStart("figlet.openfaas-fn", time.Second)
+	m.ColdStart("idle.dev", time.Second)
+	got := m.Totals()
+	want := map[string]Totals{
+		"figlet.openfaas-fn": {Invocations: 4, Errors: 1, Seconds: 1.051, ColdStarts: 2},
+		"env.dev":            {Invocations: 1, Seconds: 0.001},
+		"idle.dev":           {ColdStarts: 1},
+	}
+	if len(got) != len(want) {
+		t.Errorf("Totals() = %v, want %v", got, want)
+	}
+	for fn, w := range want {
+		g := got[fn]
+		if g.Invocations != w.Invocations || g.Errors != w.Errors || g.ColdStarts != w.ColdStarts || g.Seconds < w.Seconds-1e-9 || g.Seconds > w.Seconds+1e-9 {
+			t.Errorf("Totals()[%s] = %+v, want %+v", fn, g, w)
+		}
+	}
+	if name, ns := SplitFunction("figlet.openfaas-fn"); name != "figlet" || ns != "openfaas-fn" {
+		t.Errorf("SplitFunction = %q, %q", name, ns)
+	}
+}

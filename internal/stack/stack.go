@@ -98,6 +98,18 @@ func Load(path string, lookup func(string) (string, bool)) (*Stack, error) {
 // lookup before parsing (nil lookup: nothing is set); environment_file
 // entries are read relative to dir.
 func Parse(data []byte, dir string, lookup func(string) (string, bool)) (*Stack, error) {
+	return parse(data, dir, lookup, true)
+}
+
+// ParseSent parses a stack file sent over the network (the web UI's
+// upload): as Parse with no variable set, so ${VAR:-default} takes its
+// default, and with environment_file refused, since it would read files
+// of the host funcd runs on.
+func ParseSent(data []byte) (*Stack, error) {
+	return parse(data, "", nil, false)
+}
+
+func parse(data []byte, dir string, lookup func(string) (string, bool), files bool) (*Stack, error) {
 	if lookup == nil {
 		lookup = func(string) (string, bool) { return "", false }
 	}
@@ -117,6 +129,9 @@ func Parse(data []byte, dir string, lookup func(string) (string, bool)) (*Stack,
 	}
 	s := &Stack{Gateway: f.Provider.Gateway}
 	for _, name := range slices.Sorted(maps.Keys(f.Functions)) {
+		if ff := f.Functions[name]; !files && len(ff.EnvironmentFile) > 0 {
+			return nil, fmt.Errorf("parse stack: function %s: environment_file is not read from a stack sent over the network: put its variables under environment", name)
+		}
 		fn, err := newFunction(name, f.Functions[name], dir)
 		if err != nil {
 			return nil, fmt.Errorf("parse stack: function %s: %w", name, err)

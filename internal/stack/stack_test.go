@@ -162,3 +162,44 @@ func TestLoadRelativeEnvFile(t *testing.T) {
 		t.Errorf("Load(missing) = nil error, want error")
 	}
 }
+
+func TestParseSent(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "env.yml", "environment:\n  SECRET: from-the-host\n")
+	t.Setenv("IMAGE_TAG", "from-funcd-env")
+	s, err := ParseSent([]byte("provider: {name: openfaas}\nfunctions:\n  a:\n    image: fn:${IMAGE_TAG:-dev}\n"))
+	if err != nil {
+		t.Fatalf("ParseSent = %v", err)
+	}
+	if got := s.Functions[0].Image; got != "fn:dev" {
+		t.Errorf("ParseSent image = %q, want fn:dev (no variable of funcd's set)", got)
+	}
+	for _, ef := range []string{filepath.Join(dir, "env.yml"), "env.yml"} {
+		_, err := ParseSent([]byte("provider: {name: openfaas}\nfunctions: {a: {image: x, environment_file: [" + ef + "]}}"))
+		if err == nil || !strings.Contains(err.Error(), "environment_file is not read") {
+			t.Errorf("ParseSent with environment_file %s = %v, want it refused", ef, err)
+		}
+	}
+	_, err = ParseSent([]byte("provider: {name: openfaas}\nfunctions:\n  a:\n    image: [\n"))
+	if err == nil || !strings.Contains(err.Error(), "line") {
+		t.Errorf("ParseSent of bad YAML = %v, want the line named", err)
+	}
+}
+
+func FuzzParseSent(f *testing.F) {
+	f.Add([]byte(fullStack))
+	f.Add([]byte("provider: {name: openfaas}\nfunctions: {a: {image: x, environment_file: [/etc/passwd]}}"))
+	f.Add([]byte("provider: {name: openfaas}\nfunctions:\n  a:\n    image: ${X:-y}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := ParseSent(data)
+		if err != nil {
+			return
+		}
+		for _, fn := range s.Functions {
+			if fn.Image == "" {
+				t.Errorf("ParseSent(%q) accepted function %s without an image", data, fn.Name)
+			}
+			_ = fn.Deployment()
+		}
+	})
+}

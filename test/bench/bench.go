@@ -61,7 +61,7 @@ type config struct {
 
 // sections are the parts of the benchmark -only picks from, in the order
 // they run.
-var sections = []string{"warm", "replicas", "overhead", "cold", "queue", "density", "freeze"}
+var sections = []string{"warm", "replicas", "overhead", "cold", "queue", "density", "freeze", "ui"}
 
 // runs reports whether the section is to run.
 func (c config) runs(section string) bool { return len(c.only) == 0 || c.only[section] }
@@ -210,6 +210,11 @@ func run(ctx context.Context, args []string) (err error) {
 			return err
 		}
 	}
+	if cfg.runs("ui") {
+		if m.ui, err = measureUI(ctx, t); err != nil {
+			return err
+		}
+	}
 	report(os.Stdout, cfg, t, m)
 	if cfg.runs("queue") {
 		return m.queue.lost()
@@ -240,6 +245,9 @@ func estimate(cfg config) time.Duration {
 	}
 	if cfg.runs("density") {
 		d += time.Duration(cfg.densityN)*400*time.Millisecond + time.Duration(4*cfg.rounds)*(cfg.warmup+cfg.duration) + densityCPU
+	}
+	if cfg.runs("ui") {
+		d += uiFunctions*400*time.Millisecond + 10*time.Second
 	}
 	return d
 }
@@ -373,6 +381,7 @@ type measurements struct {
 	queue                                  queueResults
 	freeze                                 freezeResults
 	density                                densityResults
+	ui                                     uiResults
 }
 
 // measure reads funcd's idle RSS, runs the loads (each after a warm-up)

@@ -66,10 +66,16 @@
 //     /function/frozen/ok to its 200; alternating, -freeze times, with the
 //     floors of the same replica on a kept-alive connection to IP:8080:
 //     thaw by its freezer file, and containerd's task.Resume, each to the
-//     first 200.
+//     first 200;
+//   - the web UI (ui.go): 200 functions at scale to zero, then the
+//     functions page (/ui/#/functions, logged in through the form) loaded
+//     5 times in headless chromium (Debian's chromium) with its cache
+//     off: first-contentful-paint, the time until all 200 rows show, and
+//     the bytes fetched until then (HTML, JS, CSS and API answers, from
+//     the page's resource timing).
 //
 // -only runs some of the sections: warm, replicas, overhead, cold, queue,
-// density, freeze. -go-memory-limit runs funcd with that --go-memory-limit, to
+// density, freeze, ui. -go-memory-limit runs funcd with that --go-memory-limit, to
 // compare.
 //
 // The targets: through funcd at least 55% of the direct throughput at 32
@@ -78,7 +84,9 @@
 // connection; funcd's RSS under 30 MB idle, under 64 MB right after the
 // queue bursts and under 40 MB a minute later; a cold-start p50 within
 // 1.3x the floor's and under 150ms, a p99 under 300ms; a wake from frozen
-// (com.funcd.idle=pause) p50 within 20ms. A missed target is reported as
+// (com.funcd.idle=pause) p50 within 20ms; the UI's functions page with
+// 200 functions painted within 1 s, its rows shown within 2 s, its HTML,
+// JS and CSS under 50 KiB and with the API answers under 150 KiB. A missed target is reported as
 // MISS; the exit status is 0
 // whenever the measurements ran, and non-zero only when setting up or
 // cleaning up failed, or when funcd's count of queued invocations did not

@@ -45,6 +45,9 @@ func report(w io.Writer, cfg config, t *target, m measurements) {
 	if cfg.runs("density") {
 		reportDensity(w, m.density)
 	}
+	if cfg.runs("ui") {
+		reportUI(w, m.ui)
+	}
 	reportMemory(w, cfg, m)
 	reportGoals(w, goals(cfg, m))
 }

@@ -70,6 +70,7 @@ func goals(cfg config, m measurements) []goal {
 	add(goal{"freeze", "wake from frozen p50", millis(fz.p50), "<= " + millis(maxFreezeWake), fz.n > 0 && fz.p50 <= maxFreezeWake})
 	add(goal{"freeze", "freezer resume floor p50", millis(fl.p50), "(the floor)", fl.n > 0})
 	addDensity(add, m.density)
+	addUI(add, m.ui)
 	return gs
 }
 
