@@ -226,11 +226,11 @@ func TestUIOwnOrigin(t *testing.T) {
 		return resp, string(b)
 	}
 	resp, body := invoke(map[string]string{"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"})
-	if resp.StatusCode != http.StatusForbidden {
-		t.Errorf("a browser opening the function on the UI's port = %d, want 403", resp.StatusCode)
+	if resp.StatusCode != http.StatusForbidden || strings.Contains(body, `"method"`) {
+		t.Errorf("a browser opening the function on the UI's port = %d %.100q, want 403 without its answer", resp.StatusCode, body)
 	}
 	for i := range 3 { // keep-alive: the next requests on the connection still reach the UI's server
-		resp, body = invoke(map[string]string{"Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty", "X-Funcd-CSRF": s.csrf})
+		resp, body := invoke(map[string]string{"Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty", "X-Funcd-CSRF": s.csrf})
 		var echo echoReply
 		if err := json.Unmarshal([]byte(body), &echo); resp.StatusCode != 200 || err != nil || echo.Body != "hi" {
 			t.Fatalf("fetch %d of the function on the UI's port = %d %.200q", i, resp.StatusCode, body)
