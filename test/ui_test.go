@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/funcd/funcd/test/testenv"
 )
 
 // uiSession is a browser's login to the web UI: its cookie and CSRF token.
@@ -165,6 +167,82 @@ func TestUISession(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != want {
 			t.Errorf("Basic with the %s password = %d, want %d", map[bool]string{true: "new", false: "old"}[want == 200], resp.StatusCode, want)
+		}
+	}
+}
+
+// TestUIOwnOrigin runs funcd with --ui-listen: the UI and its sessions
+// live on their own port, the main one takes Basic auth only and serves
+// no UI, and on the UI's port a function is invoked by the page's fetch
+// but never opened as a page of that origin.
+func TestUIOwnOrigin(t *testing.T) {
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uiAddr := fmt.Sprintf("127.0.0.1:%d", port)
+	f := startFuncd(t, WithArgs("--ui-listen", uiAddr))
+	pass, err := os.ReadFile(filepath.Join(f.StateDir, "secrets", "basic-auth-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	main := &uiSession{url: f.URL}
+	ui := &Funcd{Funcd: &testenv.Funcd{URL: "http://" + uiAddr}}
+	s := uiLogin(t, ui, strings.TrimSpace(string(pass)))
+	main.cookie, main.csrf, main.c = s.cookie, s.csrf, s.c
+
+	deploy := `{"service":"uiorigin","image":"` + imageRef("testfn:v1") + `"}`
+	if code, body := s.do(t, "POST", "/system/functions", deploy, true); code != http.StatusAccepted {
+		t.Fatalf("deploy on the UI's port = %d %q, want 202", code, body)
+	}
+	for _, c := range []struct {
+		name string
+		s    *uiSession
+		path string
+		want int
+	}{
+		{"UI port lists", s, "/system/functions", 200},
+		{"UI port page", s, "/ui/", 200},
+		{"main port takes no session", main, "/system/functions", 401},
+		{"main port serves no UI", main, "/ui/", 404},
+		{"main port serves no session endpoint", main, "/ui/api/session", 404},
+	} {
+		if code, body := c.s.do(t, "GET", c.path, "", true); code != c.want {
+			t.Errorf("%s: GET %s = %d %.100q, want %d", c.name, c.path, code, body, c.want)
+		}
+	}
+	invoke := func(hdr map[string]string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", s.url+"/function/uiorigin/x", strings.NewReader("hi"))
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := s.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	resp, body := invoke(map[string]string{"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"})
+	if resp.StatusCode != http.StatusForbidden || strings.Contains(body, `"method"`) {
+		t.Errorf("a browser opening the function on the UI's port = %d %.100q, want 403 without its answer", resp.StatusCode, body)
+	}
+	for i := range 3 { // keep-alive: the next requests on the connection still reach the UI's server
+		resp, body := invoke(map[string]string{"Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty", "X-Funcd-CSRF": s.csrf})
+		var echo echoReply
+		if err := json.Unmarshal([]byte(body), &echo); resp.StatusCode != 200 || err != nil || echo.Body != "hi" {
+			t.Fatalf("fetch %d of the function on the UI's port = %d %.200q", i, resp.StatusCode, body)
+		}
+		if echo.Headers["X-Funcd-Csrf"] != nil || echo.Headers["Cookie"] != nil {
+			t.Errorf("the function saw the session: %v", echo.Headers)
+		}
+		if !strings.Contains(strings.Join(resp.Header.Values("Content-Security-Policy"), ","), "sandbox") {
+			t.Errorf("the function's answer on the UI's port has CSP %q, want sandbox", resp.Header.Values("Content-Security-Policy"))
+		}
+		if code, _ := s.do(t, "GET", "/ui/api/functions", "", true); code != 200 {
+			t.Errorf("GET /ui/api/functions after invoking = %d, want 200", code)
 		}
 	}
 }

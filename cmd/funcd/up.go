@@ -193,11 +193,20 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		<-triggersDone
 	}()
 
-	gw := gateway.New(prov, invoke, gateway.Config{Auth: sessions.Require, Services: servicesOrNil(svcs), Version: release, Secrets: secretStore, SecretUsers: prov,
+	gwCfg := gateway.Config{Auth: sessions.Require, Services: servicesOrNil(svcs), Version: release, Secrets: secretStore, SecretUsers: prov,
 		Logs: logs.NewStore(filepath.Join(cfg.StateDir, "logs")), Namespaces: prov,
 		Invocations: m, Usage: prov,
 		Queue: q, ServedBy: servedBy, Validate: validateDeployment, Images: prov, MaxImageSize: cfg.MaxImageSize,
-		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})}, log.With("component", "gateway"))
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})}
+	gw := gateway.New(prov, invoke, gwCfg, log.With("component", "gateway"))
+	uiGW := gw // serves the UI and takes its sessions
+	if cfg.UIListen != "" {
+		// The UI has an origin of its own (ui.go): the main listener
+		// takes Basic auth only and serves no UI.
+		basic := gwCfg
+		basic.Auth = creds.Require
+		gw = gateway.New(prov, invoke, basic, log.With("component", "gateway"))
+	}
 	// The web UI: its hour of history is sampled from the metrics each
 	// minute, by a goroutine that ends before the metrics' users do.
 	history := ui.NewHistory(m)
@@ -205,12 +214,12 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 	historyDone := make(chan struct{})
 	go func() { defer close(historyDone); _ = history.Run(hctx) }()
 	defer func() { stopHistory(); <-historyDone }()
-	web, err := ui.New(ui.Config{Sessions: sessions, Functions: gw, Totals: m, Failures: failures{prov}, History: history,
+	web, err := ui.New(ui.Config{Sessions: sessions, Functions: uiGW, Totals: m, Failures: failures{prov}, History: history,
 		Log: log.With("component", "ui")})
 	if err != nil {
 		return err
 	}
-	gw.MountUI(web)
+	uiGW.MountUI(web)
 
 	// The listening sockets outlive funcd in systemd's store (fdstore.go):
 	// connections made while it restarts wait in the backlog.
@@ -233,8 +242,13 @@ func runUp(ctx context.Context, args []string, env cliEnv) error {
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	stopUI, err := serveUI(cfg, uiGW, errc, log)
+	if err != nil {
+		return err
+	}
+	defer stopUI()
 	// Connections the proxy took over for invocations come back here when
 	// they carry anything else.
 	go func() { _ = srv.Serve(invoke.Handoff()) }()

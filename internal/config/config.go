@@ -21,6 +21,7 @@ import (
 // Daemon is the configuration of `funcd up`.
 type Daemon struct {
 	Listen             string
+	UIListen           string // "" serves the web UI on Listen
 	StateDir           string
 	ContainerdAddress  string
 	Bridge             string
@@ -84,6 +85,7 @@ func parseDaemon(args []string, getenv func(string) string, usage io.Writer, ins
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	fs.SetOutput(usage)
 	fs.StringVar(&d.Listen, "listen", ":8080", "address for the API, the UI and invocations")
+	fs.StringVar(&d.UIListen, "ui-listen", "", "host:port serving the web UI on an origin of its own (then --listen serves no UI\nand takes no UI sessions); empty serves it on --listen")
 	fs.StringVar(&d.StateDir, "state-dir", DefaultStateDir, "where funcd keeps its state (functions, secrets, logs, queue)")
 	fs.StringVar(&d.ContainerdAddress, "containerd-address", "/run/containerd/containerd.sock", "containerd's socket")
 	fs.StringVar(&d.Bridge, "bridge", "funcd0", "name of the CNI bridge functions attach to")

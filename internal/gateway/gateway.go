@@ -1,5 +1,6 @@
 // Package gateway is funcd's HTTP front door: the OpenFaaS REST API under
-// /system (behind Basic auth), invocations under /function (open, handed to
+// /system (behind Basic auth, or Config.Auth: the web UI's sessions too),
+// the web UI when mounted (MountUI), invocations under /function (open, handed to
 // the proxy) and /async-function (open, stored in the queue), /healthz,
 // /readyz and /metrics (open). It decodes and caps request
 // bodies, reads the namespace from wherever each client puts it, and
